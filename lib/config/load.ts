@@ -1,0 +1,90 @@
+/**
+ * Loading the config: YAML or JSON from a file (or a string, for
+ * `POSTROOM_CONFIG` in Lambda), validated once into a frozen, typed object.
+ * Every problem is reported as `path: message`, e.g. `accounts[0].port: expected a number`.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+import { configSchema, type PostroomConfig } from './schema.ts';
+
+/** Renders a zod issue path the way a user would write it: `accounts[0].auth.user`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out === '' ? String(segment) : `.${String(segment)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string }[] {
+  const path = [...issue.path];
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown key' }));
+    case 'invalid_type': {
+      const received = (issue as { input?: unknown }).input;
+      if (received === undefined)
+        return [{ path, message: `required (expected ${article(issue.expected)})` }];
+      return [{ path, message: `expected ${article(issue.expected)}` }];
+    }
+    case 'invalid_value':
+      if (issue.message.startsWith('Invalid')) {
+        return [{ path, message: `expected one of ${issue.values.map((v) => String(v)).join(', ')}` }];
+      }
+      return [{ path, message: issue.message }];
+    default:
+      return [{ path, message: issue.message.replace(/^Invalid input: /, '') }];
+  }
+}
+
+function article(type: string): string {
+  if (type === 'array') return 'a list';
+  if (type === 'object') return 'a mapping';
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/** Turns zod issues into sorted, de-duplicated `path: message` lines. */
+export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
+  const lines = issues.flatMap(describeIssue).map(({ path, message }) => `${formatPath(path)}: ${message}`);
+  return [...new Set(lines)];
+}
+
+/** Parses YAML or JSON text (JSON is YAML) into a validated config. */
+export function parseConfig(text: string, origin = 'config'): PostroomConfig {
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      `${origin} is not valid YAML/JSON`,
+      document.errors.map((error) => `${origin}: ${error.message.split('\n')[0]}`),
+    );
+  }
+  const result = configSchema.safeParse(document.toJS() ?? {});
+  if (!result.success) {
+    throw new ConfigError(`${origin} has problems`, formatIssues(result.error.issues));
+  }
+  return deepFreeze(result.data);
+}
+
+/** Reads and validates a config file. */
+export async function loadConfig(file: string): Promise<PostroomConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new ConfigError(`cannot read config ${file}: ${reason}`, [`${file}: ${reason}`], { cause: error });
+  }
+  return parseConfig(text, file);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

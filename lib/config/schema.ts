@@ -1,0 +1,180 @@
+/**
+ * The one config schema. `postroom validate`, `poll`, `process`, `dry-run`,
+ * `run` and the CDK app all read the same file through it. Unknown keys are
+ * errors everywhere (they are usually typos), and secrets appear only by
+ * reference.
+ */
+import { z } from 'zod';
+import { rulesSchema } from '../rules/schema.ts';
+
+/** A secret given by reference: an environment variable (local) or a Secrets Manager secret (AWS). */
+export const secretRefSchema = z.union(
+  [
+    z.strictObject({
+      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'),
+    }),
+    z.strictObject({ secret: z.string().min(1, 'expected a secret name or ARN') }),
+  ],
+  { error: 'expected { env: VARIABLE } or { secret: NAME-OR-ARN } (secrets are never written in config)' },
+);
+
+/**
+ * Where the first poll of a mailbox starts: `new` (only mail arriving from now
+ * on), `all`, or an ISO date (mail with an internal date on or after it).
+ */
+export const startSchema = z.union(
+  [z.literal('new'), z.literal('all'), z.iso.date(), z.iso.datetime({ offset: true })],
+  {
+    error: 'expected new, all or an ISO date such as 2026-01-31',
+  },
+);
+
+/** An AWS schedule expression: `rate(5 minutes)` or `cron(...)`. */
+export const scheduleSchema = z
+  .string()
+  .regex(
+    /^(rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\(.+\))$/,
+    'expected a schedule expression such as rate(5 minutes) or cron(0/10 * * * ? *)',
+  );
+
+const mailboxNameSchema = z.string().trim().min(1, 'expected a mailbox name');
+
+export const mailboxEntrySchema = z.union(
+  [
+    mailboxNameSchema,
+    z.strictObject({
+      name: mailboxNameSchema,
+      start: startSchema.optional(),
+      idle: z.boolean().optional(),
+    }),
+  ],
+  { error: 'expected a mailbox name or { name, start?, idle? }' },
+);
+
+export const accountSchema = z
+  .strictObject({
+    id: z.string().regex(/^[a-z0-9-]+$/, 'expected lower-case letters, digits and dashes ([a-z0-9-]+)'),
+    host: z.string().min(1, 'expected a host name'),
+    /** @default 993 with `tls: true`, 143 otherwise */
+    port: z.number({ error: 'expected a number' }).int().min(1).max(65535).optional(),
+    /** `true` (implicit TLS, the default), `starttls` (upgrade, refused if not offered) or `false` (plaintext). */
+    tls: z
+      .union([z.boolean(), z.literal('starttls')], { error: 'expected true, false or starttls' })
+      .default(true),
+    tlsOptions: z
+      .strictObject({
+        /** A PEM file with the CA that signed a private server's certificate. */
+        ca: z.string().min(1).optional(),
+        /** Server name to verify when it differs from `host`. */
+        servername: z.string().min(1).optional(),
+        /** Turning verification off is possible, and only ever because the config says so. @default true */
+        rejectUnauthorized: z.boolean().default(true),
+      })
+      .optional(),
+    auth: z.strictObject({
+      user: z.string().min(1, 'expected a user name'),
+      password: secretRefSchema,
+      /** @default login (LOGIN, or AUTHENTICATE PLAIN when LOGIN is disabled) */
+      method: z.enum(['login', 'plain']).default('login'),
+    }),
+    /** @default [INBOX] */
+    mailboxes: z.array(mailboxEntrySchema).min(1, 'expected at least one mailbox').default(['INBOX']),
+    /** @default new */
+    start: startSchema.default('new'),
+    /** @default rate(5 minutes) */
+    schedule: scheduleSchema.default('rate(5 minutes)'),
+    /** Use IMAP IDLE in `postroom run` for this account's mailboxes. @default false */
+    idle: z.boolean().default(false),
+  })
+  .transform((account) => ({ ...account, port: account.port ?? (account.tls === true ? 993 : 143) }));
+
+export const localStoreSchema = z.strictObject({
+  kind: z.literal('local'),
+  /** Blobs at `<dir>/<blob key>`, queue/checkpoints/idempotency in `<dir>/postroom.db`. @default .postroom */
+  dir: z.string().min(1).default('.postroom'),
+});
+
+export const awsStoreSchema = z.strictObject({
+  kind: z.literal('aws'),
+  bucket: z.string().min(3, 'expected an S3 bucket name'),
+  queueUrl: z.url({ error: 'expected the SQS queue URL' }),
+  table: z.string().min(3, 'expected a DynamoDB table name'),
+  eventBus: z.string().min(1).optional(),
+  region: z.string().min(1).optional(),
+});
+
+export const storeSchema = z.discriminatedUnion('kind', [localStoreSchema, awsStoreSchema], {
+  error: 'expected kind: local or kind: aws',
+});
+
+/** Tuning for the poller; the defaults suit a Lambda with 512 MB. */
+export const ingestSchema = z.strictObject({
+  /** Messages per batch (each batch: blobs stored, queued, then checkpointed). @default 500 */
+  batchMessages: z.number().int().min(1).max(10_000).default(500),
+  /** Bytes per batch, by RFC822.SIZE. @default 32 MiB */
+  batchBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(32 * 1024 * 1024),
+  /** Messages larger than this are streamed one at a time instead of fetched many per command. @default 4 MiB */
+  largeMessageBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(4 * 1024 * 1024),
+  /** Blob puts in flight at once. @default 16 */
+  concurrency: z.number().int().min(1).max(256).default(16),
+});
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    accounts: z.array(accountSchema).default([]),
+    store: storeSchema.default({ kind: 'local', dir: '.postroom' }),
+    ingest: ingestSchema.default({
+      batchMessages: 500,
+      batchBytes: 32 * 1024 * 1024,
+      largeMessageBytes: 4 * 1024 * 1024,
+      concurrency: 16,
+    }),
+    rules: rulesSchema.default([]),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.accounts.forEach((account, index) => {
+      const first = seen.get(account.id);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accounts', index, 'id'],
+          message: `duplicate account id "${account.id}" (also accounts[${first}])`,
+        });
+      } else {
+        seen.set(account.id, index);
+      }
+    });
+  });
+
+export type SecretRef = z.infer<typeof secretRefSchema>;
+export type AccountConfig = z.infer<typeof accountSchema>;
+export type MailboxEntry = z.infer<typeof mailboxEntrySchema>;
+export type StoreConfig = z.infer<typeof storeSchema>;
+export type IngestConfig = z.infer<typeof ingestSchema>;
+export type PostroomConfig = z.infer<typeof configSchema>;
+export type StartPolicy = z.infer<typeof startSchema>;
+
+/** A mailbox entry with the account's defaults applied. */
+export interface MailboxSettings {
+  name: string;
+  start: StartPolicy;
+  idle: boolean;
+}
+
+export function mailboxSettings(account: AccountConfig): MailboxSettings[] {
+  return account.mailboxes.map((entry) =>
+    typeof entry === 'string'
+      ? { name: entry, start: account.start, idle: account.idle }
+      : { name: entry.name, start: entry.start ?? account.start, idle: entry.idle ?? account.idle },
+  );
+}

@@ -1,0 +1,94 @@
+/**
+ * One base error with a stable string `code`: `instanceof` does not survive a
+ * queue hop or a log line, the code does. Context fields never carry
+ * credentials or message bodies.
+ */
+export class PostroomError extends Error {
+  readonly code: string;
+  /** True when trying again later may succeed (network, throttling, a held lease). */
+  readonly retryable: boolean;
+  readonly context: Record<string, unknown>;
+
+  constructor(
+    code: string,
+    message: string,
+    options: { cause?: unknown; retryable?: boolean; context?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PostroomError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.context = options.context ?? {};
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, ...this.context };
+  }
+}
+
+/** The config file is missing, unreadable or invalid. `problems` are `path: message` lines. */
+export class ConfigError extends PostroomError {
+  readonly problems: string[];
+  constructor(message: string, problems: string[] = [], options: { cause?: unknown } = {}) {
+    super('CONFIG_INVALID', message, options);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** A secret reference could not be resolved (unset env var, missing secret). */
+export class SecretError extends PostroomError {
+  constructor(message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('SECRET_UNRESOLVED', message, options);
+    this.name = 'SecretError';
+  }
+}
+
+export type ImapFailure =
+  | 'AUTH_FAILED'
+  | 'CONNECT_FAILED'
+  | 'TLS_FAILED'
+  | 'STARTTLS_UNAVAILABLE'
+  | 'MAILBOX_NOT_FOUND'
+  | 'COMMAND_FAILED'
+  | 'CONNECTION_LOST';
+
+/** The IMAP server refused or dropped us. The message names the account and the server's answer. */
+export class ImapError extends PostroomError {
+  constructor(
+    code: ImapFailure,
+    message: string,
+    options: { cause?: unknown; retryable?: boolean; context?: Record<string, unknown> } = {},
+  ) {
+    super(code, message, options);
+    this.name = 'ImapError';
+  }
+}
+
+/** Another poller moved the checkpoint, or a write would have moved it backwards. */
+export class CheckpointConflictError extends PostroomError {
+  constructor(message: string, context: Record<string, unknown> = {}) {
+    super('CHECKPOINT_CONFLICT', message, { retryable: true, context });
+    this.name = 'CheckpointConflictError';
+  }
+}
+
+export class BlobNotFoundError extends PostroomError {
+  constructor(key: string, options: { cause?: unknown } = {}) {
+    super('BLOB_NOT_FOUND', `no blob at ${key}`, { ...options, context: { key } });
+    this.name = 'BlobNotFoundError';
+  }
+}
+
+/** Some messages of a batch were not accepted by the queue; none of the batch counts as sent. */
+export class QueueSendError extends PostroomError {
+  constructor(message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('QUEUE_SEND_FAILED', message, { ...options, retryable: true });
+    this.name = 'QueueSendError';
+  }
+}
+
+/** True for any error carrying a Postroom `code` (also after JSON round trips). */
+export function isPostroomError(error: unknown): error is PostroomError {
+  return error instanceof PostroomError;
+}

@@ -1,0 +1,221 @@
+/**
+ * The ports: what the use cases in `lib/core/` need from the outside world,
+ * shaped around those needs rather than around any SDK. Each port has an AWS
+ * adapter (`lib/adapters/aws/`) and a local one (`lib/adapters/local/`), and
+ * one contract suite in `test/` runs over both.
+ */
+import type { Readable } from 'node:stream';
+
+/** A mailbox address as it travels in queue messages and events. */
+export interface Address {
+  name?: string;
+  address?: string;
+}
+
+/** The envelope fields carried in every queue message (DESIGN.md, "Queue message"). */
+export interface Envelope {
+  subject?: string;
+  from: Address[];
+  to: Address[];
+  cc: Address[];
+  /** The Date header as ISO 8601, when the message had a parseable one. */
+  date?: string;
+}
+
+/** Where a raw message (or an exported attachment) is stored. */
+export interface BlobLocation {
+  bucket?: string;
+  key: string;
+}
+
+/**
+ * The queue message contract (DESIGN.md). The raw message never travels in the
+ * queue: `blob` points at it.
+ */
+export interface QueueMessage {
+  v: 1;
+  account: string;
+  mailbox: string;
+  uidValidity: number;
+  uid: number;
+  messageId?: string;
+  /** The server's INTERNALDATE as ISO 8601. */
+  internalDate: string;
+  size: number;
+  flags: string[];
+  envelope: Envelope;
+  blob: BlobLocation;
+}
+
+/** Identifies one message on one server for its lifetime (until UIDVALIDITY changes). */
+export interface MessageRef {
+  account: string;
+  mailbox: string;
+  uidValidity: number;
+  uid: number;
+}
+
+export interface PutBlobOptions {
+  /** Known length in bytes; lets adapters choose single-part vs multipart. */
+  contentLength?: number;
+  contentType?: string;
+}
+
+/** Object storage for raw messages and exported attachments. Puts are idempotent by key. */
+export interface BlobStore {
+  /** Stores `body` under `key`, replacing what was there. Resolves once the bytes are durable. */
+  put(key: string, body: Readable | Uint8Array, options?: PutBlobOptions): Promise<BlobLocation>;
+  /** Streams the blob back; rejects with `BlobNotFoundError` when there is none. */
+  get(key: string): Promise<Readable>;
+  exists(key: string): Promise<boolean>;
+}
+
+/** The sending side of the ingest queue (what pollers need). */
+export interface Queue {
+  /**
+   * Sends every message or throws: a partial failure is an error naming the
+   * messages that were not accepted, so the caller does not move its checkpoint.
+   * Re-sending the same message is harmless (deduplication id / primary key).
+   */
+  sendBatch(messages: QueueMessage[]): Promise<void>;
+}
+
+/** A message received from a queue that the consumer must ack or release. */
+export interface ReceivedMessage {
+  /** Opaque handle for `ack`/`release`. */
+  receipt: string;
+  body: QueueMessage;
+  /** How many times this message has been received, this time included. */
+  receiveCount: number;
+}
+
+/** The receiving side, for the local driver (in AWS, Lambda's event source does this). */
+export interface QueueConsumer {
+  /** Receives up to `max` visible messages and hides them for `visibilityTimeoutMs`. */
+  receive(max: number, visibilityTimeoutMs?: number): Promise<ReceivedMessage[]>;
+  /** Deletes a processed message. */
+  ack(receipt: string): Promise<void>;
+  /**
+   * Makes a failed message visible again, or moves it to the dead-letter store
+   * with `reason` once it has been received `maxReceives` times.
+   */
+  release(receipt: string, reason: string): Promise<void>;
+}
+
+/** Where a poller stopped in one mailbox (DESIGN.md, "Checkpoint"). */
+export interface Checkpoint {
+  uidValidity: number;
+  lastUid: number;
+  uidNext: number;
+  highestModSeq?: string;
+}
+
+/** Per (account, mailbox) progress. Writes are conditional and only move forward. */
+export interface CheckpointStore {
+  get(account: string, mailbox: string): Promise<Checkpoint | undefined>;
+  /**
+   * Replaces `previous` (undefined: there was none) with `next`. Throws
+   * `CheckpointConflictError` when the stored checkpoint is not `previous` (another
+   * poller moved it) or when `next` would move `lastUid` backwards within the same
+   * UIDVALIDITY.
+   */
+  advance(
+    account: string,
+    mailbox: string,
+    next: Checkpoint,
+    previous: Checkpoint | undefined,
+  ): Promise<void>;
+}
+
+/**
+ * A per-mailbox lease, so two pollers of the same mailbox never run at once.
+ * A lease expires on its own after `ttlMs` so a crashed poller does not block forever.
+ */
+export interface LeaseStore {
+  /** True when `owner` now holds the lease (free, expired, or already its own). */
+  acquire(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Extends a lease `owner` holds; false when it was lost. */
+  renew(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lease if `owner` holds it; otherwise does nothing. */
+  release(name: string, owner: string): Promise<void>;
+}
+
+/**
+ * Fingerprints (Message-ID + internal date + size) of delivered messages, so a
+ * rescan after a UIDVALIDITY change recognises mail that was already delivered.
+ */
+export interface DeliveryLog {
+  /** Returns the subset of `fingerprints` already recorded for this mailbox. */
+  findDelivered(account: string, mailbox: string, fingerprints: string[]): Promise<Set<string>>;
+  record(account: string, mailbox: string, fingerprints: string[]): Promise<void>;
+}
+
+/**
+ * Completed effects, so a redelivered message does not act twice (effectively
+ * once). Keys name (message, rule, action).
+ */
+export interface IdempotencyStore {
+  isDone(key: string): Promise<boolean>;
+  markDone(key: string, ttlSeconds?: number): Promise<void>;
+}
+
+/** An event for `emit` actions (DESIGN.md, "Event"). */
+export interface PostroomEvent {
+  source: 'postroom';
+  'detail-type': string;
+  detail: Record<string, unknown>;
+}
+
+export interface EventSink {
+  emit(events: PostroomEvent[]): Promise<void>;
+}
+
+/** Where a message sits on the server, as returned by the metadata fetch. */
+export interface MessageMeta {
+  uid: number;
+  size: number;
+  internalDate: Date;
+  flags: string[];
+  messageId?: string;
+  envelope: Envelope;
+}
+
+/** What EXAMINE/SELECT (or STATUS) told us about a mailbox. */
+export interface MailboxState {
+  /** The server's name for the mailbox (namespace and delimiter applied). */
+  path: string;
+  uidValidity: number;
+  uidNext: number;
+  exists: number;
+  highestModSeq?: string;
+}
+
+/**
+ * One authenticated IMAP session (the `MailServer` port). The poll use case
+ * drives it; `lib/imap/` implements it over ImapFlow.
+ */
+export interface MailServer {
+  /** The server's capabilities as read after login. */
+  readonly capabilities: ReadonlySet<string>;
+  /** EXAMINE (read-only) the logical mailbox name (`/`-separated). */
+  examine(mailbox: string): Promise<MailboxState>;
+  /** UIDs greater than `afterUid` in the open mailbox (`UID SEARCH UID n:*`, filtered). */
+  searchNewerThan(afterUid: number): Promise<number[]>;
+  /** UIDs of messages with an internal date on or after `since` (`UID SEARCH SINCE`). */
+  searchSince(since: Date): Promise<number[]>;
+  /** Size, dates, flags and envelope of the given UIDs (no bodies). */
+  fetchMeta(uids: number[]): Promise<MessageMeta[]>;
+  /**
+   * Hands the raw source of each UID (`BODY.PEEK[]`: never sets `\Seen`) to
+   * `sink`, one message at a time, in UID order, awaiting each call (that is the
+   * backpressure). Small messages come as bytes, many per command; large ones
+   * (by `sizes`, from RFC822.SIZE) as a stream the sink must consume before it
+   * resolves. UIDs the server no longer has are skipped.
+   */
+  fetchSources(
+    uids: number[],
+    sizes: ReadonlyMap<number, number>,
+    sink: (uid: number, source: Readable | Uint8Array) => Promise<void>,
+  ): Promise<void>;
+  logout(): Promise<void>;
+}
