@@ -127,6 +127,49 @@ export const ingestSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(256).default(16),
 });
 
+/** Deployment settings read by the CDK app (`infra/`); ignored on one machine. */
+export const awsDeploySchema = z.strictObject({
+  /** Expire raw messages (and saved attachments) after this many days; kept forever when unset. */
+  rawMailExpireDays: z.number().int().min(1).optional(),
+  /** Keep every version of stored objects. @default false */
+  bucketVersioning: z.boolean().default(false),
+  poller: z
+    .strictObject({
+      /** @default 300 */
+      timeoutSeconds: z.number().int().min(10).max(900).default(300),
+      /** @default 512 */
+      memoryMb: z.number().int().min(128).max(10_240).default(512),
+    })
+    .default({ timeoutSeconds: 300, memoryMb: 512 }),
+  processor: z
+    .strictObject({
+      /** SQS messages per invocation. @default 10 */
+      batchSize: z.number().int().min(1).max(10_000).default(10),
+      /** Seconds to gather a batch. @default 0 */
+      batchingWindowSeconds: z.number().int().min(0).max(300).default(0),
+      /** At most this many concurrent processors, so the IMAP server is not flooded. @default 2 */
+      maxConcurrency: z.number().int().min(2).max(1000).default(2),
+      /** Receives before a message goes to the dead-letter queue. @default 5 */
+      maxReceives: z.number().int().min(1).max(1000).default(5),
+      /** @default 60 */
+      timeoutSeconds: z.number().int().min(10).max(900).default(60),
+      /** @default 512 */
+      memoryMb: z.number().int().min(128).max(10_240).default(512),
+    })
+    .default({
+      batchSize: 10,
+      batchingWindowSeconds: 0,
+      maxConcurrency: 2,
+      maxReceives: 5,
+      timeoutSeconds: 60,
+      memoryMb: 512,
+    }),
+  /** Days to keep idempotency records. @default 14 */
+  idempotencyDays: z.number().int().min(1).max(365).default(14),
+  /** @default 30 */
+  logRetentionDays: z.number().int().min(1).default(30),
+});
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -139,6 +182,7 @@ export const configSchema = z
       concurrency: 16,
     }),
     rules: rulesSchema.default([]),
+    aws: awsDeploySchema.optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
@@ -160,6 +204,7 @@ export type SecretRef = z.infer<typeof secretRefSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
 export type MailboxEntry = z.infer<typeof mailboxEntrySchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
+export type AwsDeployConfig = z.infer<typeof awsDeploySchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 export type PostroomConfig = z.infer<typeof configSchema>;
 export type StartPolicy = z.infer<typeof startSchema>;
