@@ -25,8 +25,9 @@ function describeIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; message:
     case 'unrecognized_keys':
       return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown key' }));
     case 'invalid_type': {
-      const received = (issue as { input?: unknown }).input;
-      if (received === undefined)
+      // `input` is there because parseConfig asks for `reportInput`; it is never printed
+      // (it could be a password written in the wrong place).
+      if ((issue as { input?: unknown }).input === undefined)
         return [{ path, message: `required (expected ${article(issue.expected)})` }];
       return [{ path, message: `expected ${article(issue.expected)}` }];
     }
@@ -61,7 +62,7 @@ export function parseConfig(text: string, origin = 'config'): PostroomConfig {
       document.errors.map((error) => `${origin}: ${error.message.split('\n')[0]}`),
     );
   }
-  const result = configSchema.safeParse(document.toJS() ?? {});
+  const result = configSchema.safeParse(document.toJS() ?? {}, { reportInput: true });
   if (!result.success) {
     throw new ConfigError(`${origin} has problems`, formatIssues(result.error.issues));
   }
