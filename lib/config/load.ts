@@ -89,3 +89,34 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/**
+ * The Lambda's config: JSON in `POSTROOM_CONFIG`, or the file named by
+ * `POSTROOM_CONFIG_FILE` (bundled beside the handler; relative paths are
+ * resolved against `LAMBDA_TASK_ROOT`). Env vars are limited to 4 KB, so the
+ * CDK construct bundles the file.
+ */
+export async function loadConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env): Promise<PostroomConfig> {
+  if (env.POSTROOM_CONFIG) return parseConfig(env.POSTROOM_CONFIG, 'POSTROOM_CONFIG');
+  const file = env.POSTROOM_CONFIG_FILE ?? 'postroom.config.json';
+  const root = env.LAMBDA_TASK_ROOT ?? process.cwd();
+  return loadConfig(file.startsWith('/') ? file : `${root}/${file}`);
+}
+
+/** The AWS resources a Lambda works with, from the environment the CDK construct sets. */
+export function awsStoreFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  const missing = ['POSTROOM_BUCKET', 'POSTROOM_QUEUE_URL', 'POSTROOM_TABLE'].filter((name) => !env[name]);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `missing environment: ${missing.join(', ')}`,
+      missing.map((name) => `${name}: required`),
+    );
+  }
+  return {
+    kind: 'aws' as const,
+    bucket: env.POSTROOM_BUCKET!,
+    queueUrl: env.POSTROOM_QUEUE_URL!,
+    table: env.POSTROOM_TABLE!,
+    ...(env.POSTROOM_EVENT_BUS ? { eventBus: env.POSTROOM_EVENT_BUS } : {}),
+  };
+}

@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/load.ts';
+import { mailboxSettings } from '../../config/schema.ts';
+import { ConfigError } from '../../errors.ts';
+import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
+
+export function registerValidate(program: Command): void {
+  addCommonOptions(
+    program
+      .command('validate')
+      .summary('check a config file and say what is wrong, by path')
+      .description(
+        'Checks the config file against the schema: unknown keys, wrong types, invalid rules.\n' +
+          'Prints "config OK" and a summary, or every problem as "path: message" and exits 2.',
+      )
+      .addHelpText(
+        'after',
+        `
+Examples:
+  $ postroom validate --config postroom.yaml
+  config OK: 1 account (2 mailboxes), 4 rules, store local (.postroom)
+  $ postroom validate --config broken.yaml
+  accounts[0].port: expected a number`,
+      ),
+  ).action(async (options: GlobalOptions) => {
+    const terminal = terminalFor(options);
+    try {
+      const config = await loadConfig(options.config);
+      const mailboxes = config.accounts.reduce((n, a) => n + mailboxSettings(a).length, 0);
+      const store = config.store.kind === 'local' ? `local (${config.store.dir})` : `aws (${config.store.bucket})`;
+      const summary = `${plural(config.accounts.length, 'account')} (${plural(mailboxes, 'mailbox', 'mailboxes')}), ${plural(config.rules.length, 'rule')}, store ${store}`;
+      if (options.json) {
+        terminal.json({ ok: true, accounts: config.accounts.length, mailboxes, rules: config.rules.length, store: config.store.kind });
+      } else {
+        terminal.print(`config OK: ${summary}`);
+      }
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      if (options.json) terminal.json({ ok: false, problems: error.problems });
+      else for (const problem of error.problems) terminal.print(problem);
+      process.exitCode = 2;
+    }
+  });
+}
+
+function plural(n: number, word: string, words = `${word}s`): string {
+  return `${n} ${n === 1 ? word : words}`;
+}

@@ -1,0 +1,96 @@
+/**
+ * The `postroom` command. Each subcommand is a driver of one use case in
+ * `lib/core/`; this file only wires options, output and exit codes.
+ *
+ * Exit codes: 0 success, 1 the work failed (server refused, a mailbox failed),
+ * 2 bad usage or an invalid config.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, isPostroomError } from '../errors.ts';
+import { registerPoll } from './commands/poll.ts';
+import { registerValidate } from './commands/validate.ts';
+import { type LogLevel, Terminal } from './output.ts';
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  config: string;
+  json?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+  trace?: boolean;
+}
+
+export function terminalFor(options: GlobalOptions): Terminal {
+  const level: LogLevel = options.verbose ? 'debug' : options.quiet || options.json ? 'error' : 'warn';
+  return new Terminal({ level });
+}
+
+export function addCommonOptions(command: Command, { config = true } = {}): Command {
+  if (config) {
+    command.addOption(
+      new Option('-c, --config <file>', 'config file (YAML or JSON)').env('POSTROOM_CONFIG_FILE').default('postroom.yaml'),
+    );
+  }
+  return command
+    .option('--json', 'print one JSON document on stdout (for scripts); logs go to stderr')
+    .option('-v, --verbose', 'more detail in logs, and stack traces on errors')
+    .option('-q, --quiet', 'only errors');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('postroom')
+    .description(
+      'Postroom turns IMAP mailboxes into event streams: poll new mail by UID, store it, queue it,\n' +
+        'and apply your rules back on the server and outward.',
+    )
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ postroom validate --config postroom.yaml
+  $ SUPPORT_IMAP_PASSWORD=... postroom poll --config postroom.yaml --account support
+  $ postroom poll --config postroom.yaml --json | jq .fetched
+
+Every command takes --help. Secrets are given in config by reference
+({ env: NAME } locally, { secret: NAME-OR-ARN } in AWS) and are never printed.`,
+    );
+  registerValidate(program);
+  registerPoll(program);
+  return program;
+}
+
+/** Runs the CLI; resolves with the exit code instead of exiting, so tests can call it. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    reportError(error, argv.includes('--verbose') || argv.includes('-v'));
+    return error instanceof ConfigError ? 2 : 1;
+  }
+}
+
+/** One short line (plus the config problems), a stack trace only with --verbose. */
+export function reportError(error: unknown, verbose: boolean, terminal = new Terminal({ level: 'error' })): void {
+  if (error instanceof ConfigError) {
+    terminal.say(`${terminal.paint('red', 'error')}: ${error.message}`);
+    for (const problem of error.problems) terminal.say(`  ${problem}`);
+  } else if (isPostroomError(error)) {
+    terminal.say(`${terminal.paint('red', 'error')}: ${error.message}`);
+  } else {
+    terminal.say(`${terminal.paint('red', 'error')}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (verbose && error instanceof Error && error.stack) terminal.say(error.stack);
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('bin/postroom.js')) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,118 @@
+/**
+ * Terminal output for the `postroom` command: human lines on stderr (colour
+ * only on a TTY), machine JSON on stdout, and one redactor through which every
+ * line passes so that a secret value can never be printed, at any log level.
+ */
+import { inspect } from 'node:util';
+import type { Logger } from '../ports.ts';
+
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+export type LogLevel = keyof typeof LEVELS;
+
+/** Replaces every registered secret value with `***` in any text that passes through. */
+export class Redactor {
+  readonly #secrets = new Set<string>();
+
+  add(secret: string): void {
+    // Very short values would redact ordinary words; no real password is that short.
+    if (secret.length >= 4) this.#secrets.add(secret);
+  }
+
+  redact(text: string): string {
+    let out = text;
+    for (const secret of this.#secrets) out = out.split(secret).join('***');
+    return out;
+  }
+}
+
+/** The process-wide redactor: every Terminal shares it unless given another. */
+export const sharedRedactor = new Redactor();
+
+export interface TerminalOptions {
+  level?: LogLevel;
+  /** @default process.stderr.isTTY && !NO_COLOR */
+  color?: boolean;
+  stderr?: NodeJS.WritableStream;
+  stdout?: NodeJS.WritableStream;
+  redactor?: Redactor;
+}
+
+/** The CLI's printer and logger. */
+export class Terminal implements Logger {
+  readonly redactor: Redactor;
+  readonly #level: number;
+  readonly #color: boolean;
+  readonly #stderr: NodeJS.WritableStream;
+  readonly #stdout: NodeJS.WritableStream;
+
+  constructor(options: TerminalOptions = {}) {
+    this.redactor = options.redactor ?? sharedRedactor;
+    this.#level = LEVELS[options.level ?? 'warn'];
+    this.#stderr = options.stderr ?? process.stderr;
+    this.#stdout = options.stdout ?? process.stdout;
+    const isTty = (this.#stderr as { isTTY?: boolean }).isTTY === true;
+    this.#color = options.color ?? (isTty && !process.env.NO_COLOR && process.env.TERM !== 'dumb');
+  }
+
+  get color(): boolean {
+    return this.#color;
+  }
+
+  debug(message: string, attributes?: Record<string, unknown>): void {
+    this.#log('debug', message, attributes);
+  }
+  info(message: string, attributes?: Record<string, unknown>): void {
+    this.#log('info', message, attributes);
+  }
+  warn(message: string, attributes?: Record<string, unknown>): void {
+    this.#log('warn', message, attributes);
+  }
+  error(message: string, attributes?: Record<string, unknown>): void {
+    this.#log('error', message, attributes);
+  }
+
+  /** A line for people, on stderr. */
+  say(text: string): void {
+    this.#stderr.write(`${this.redactor.redact(text)}\n`);
+  }
+
+  /** Plain output on stdout (tables, `config OK`). */
+  print(text: string): void {
+    this.#stdout.write(`${this.redactor.redact(text)}\n`);
+  }
+
+  /** Machine output on stdout: exactly one JSON document. */
+  json(value: unknown): void {
+    this.#stdout.write(`${this.redactor.redact(JSON.stringify(value, null, 2))}\n`);
+  }
+
+  paint(style: 'red' | 'green' | 'yellow' | 'dim' | 'bold', text: string): string {
+    if (!this.#color) return text;
+    const codes = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
+    return `\u001b[${codes[style]}m${text}\u001b[0m`;
+  }
+
+  #log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void {
+    if (LEVELS[level] < this.#level) return;
+    const tag = level === 'error' ? this.paint('red', level) : level === 'warn' ? this.paint('yellow', level) : this.paint('dim', level);
+    const attrs =
+      attributes && Object.keys(attributes).length > 0
+        ? ` ${Object.entries(attributes)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : inspect(v, { breakLength: Number.POSITIVE_INFINITY, depth: 3 })}`)
+            .join(' ')}`
+        : '';
+    this.#stderr.write(`${this.redactor.redact(`${tag} ${message}${attrs}`)}\n`);
+  }
+}
+
+/** Renders rows as an aligned text table (no colour codes inside cells, so widths stay true). */
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => String(c)))];
+  const widths = headers.map((_, col) => Math.max(...cells.map((r) => (r[col] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, col) => (col === r.length - 1 ? c : c.padEnd(widths[col]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(cells[0]!), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)].join('\n');
+}

@@ -1,0 +1,428 @@
+/**
+ * The poll use case: find new mail in each mailbox of one account by UID, store
+ * every raw message in the blob store, queue a pointer to it, and only then
+ * move the checkpoint — batch by batch, so a crash or a timeout loses nothing
+ * and re-delivers at most the batch in flight (same blob key, same dedup id).
+ *
+ * Written against the ports only: no IMAP library, AWS SDK or file system here.
+ */
+import type { AccountConfig, IngestConfig, MailboxSettings, StartPolicy } from '../config/schema.ts';
+import { mailboxSettings } from '../config/schema.ts';
+import { isPostroomError, PostroomError } from '../errors.ts';
+import {
+  type BlobStore,
+  type Checkpoint,
+  type CheckpointStore,
+  type DeliveryLog,
+  type LeaseStore,
+  type Logger,
+  type MailboxState,
+  type MailServer,
+  type MessageMeta,
+  type Queue,
+  type QueueMessage,
+  silentLogger,
+} from '../ports.ts';
+import { messageFingerprint, pollLeaseName, rawBlobKey } from './keys.ts';
+import { WorkPool } from './work-pool.ts';
+
+export interface PollDependencies {
+  /** Opens an authenticated session for the account (LOGIN done, capabilities read). */
+  openSession(account: AccountConfig): Promise<MailServer>;
+  blobs: BlobStore;
+  queue: Queue;
+  checkpoints: CheckpointStore;
+  leases: LeaseStore;
+  deliveries: DeliveryLog;
+  logger?: Logger;
+  /** Identifies this poller in leases (e.g. the Lambda request id or host:pid). */
+  ownerId: string;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+export interface PollProgress {
+  account: string;
+  mailbox: string;
+  /** Messages stored and queued so far in this mailbox. */
+  fetched: number;
+  /** Messages this poll set out to fetch in this mailbox. */
+  total: number;
+  bytes: number;
+}
+
+export interface PollOptions {
+  account: AccountConfig;
+  /** Only these logical mailbox names (default: every mailbox of the account). */
+  mailboxes?: string[];
+  ingest: IngestConfig;
+  /** Stop starting new batches after this time (epoch ms), e.g. a Lambda's deadline minus a margin. */
+  deadline?: number;
+  /** Aborts between batches; the batch in flight is finished and checkpointed. */
+  signal?: AbortSignal;
+  onProgress?: (progress: PollProgress) => void;
+}
+
+export type MailboxOutcome = 'done' | 'partial' | 'locked' | 'failed';
+
+export interface MailboxPollResult {
+  account: string;
+  mailbox: string;
+  uidValidity?: number;
+  /** Messages stored and queued by this poll. */
+  fetched: number;
+  /** The checkpoint's lastUid after this poll. */
+  lastUid?: number;
+  /** UIDNEXT − 1 − lastUid: how far this mailbox is behind, for the lag metric. */
+  lag?: number;
+  /** Messages skipped because a rescan recognised them as already delivered. */
+  recognised: number;
+  bytes: number;
+  outcome: MailboxOutcome;
+  /** Why the mailbox failed: one line with the server's answer, never a secret. */
+  error?: { code: string; message: string };
+  /** True when UIDVALIDITY changed since the last poll and the mailbox was rescanned. */
+  rescanned?: boolean;
+}
+
+export interface PollResult {
+  fetched: number;
+  mailboxes: MailboxPollResult[];
+}
+
+/** Polls every (or the chosen) mailbox of one account over one IMAP session. */
+export async function pollAccount(deps: PollDependencies, options: PollOptions): Promise<PollResult> {
+  const logger = deps.logger ?? silentLogger;
+  const { account } = options;
+  const wanted = options.mailboxes;
+  const settings = mailboxSettings(account).filter((m) => !wanted || wanted.includes(m.name));
+  if (wanted) {
+    for (const name of wanted) {
+      if (!settings.some((m) => m.name === name)) {
+        // A mailbox asked for by name but not in config is still polled, with the account's defaults.
+        settings.push({ name, start: account.start, idle: account.idle });
+      }
+    }
+  }
+
+  const session = await deps.openSession(account);
+  const results: MailboxPollResult[] = [];
+  try {
+    for (const mailbox of settings) {
+      if (options.signal?.aborted || pastDeadline(deps, options)) break;
+      results.push(await pollMailbox(deps, options, session, mailbox, logger));
+    }
+  } finally {
+    await session.logout().catch((error: unknown) => {
+      logger.debug('logout failed', { account: account.id, error: describeError(error).message });
+    });
+  }
+  return { fetched: results.reduce((sum, r) => sum + r.fetched, 0), mailboxes: results };
+}
+
+async function pollMailbox(
+  deps: PollDependencies,
+  options: PollOptions,
+  session: MailServer,
+  mailbox: MailboxSettings,
+  logger: Logger,
+): Promise<MailboxPollResult> {
+  const account = options.account.id;
+  const result: MailboxPollResult = {
+    account,
+    mailbox: mailbox.name,
+    fetched: 0,
+    recognised: 0,
+    bytes: 0,
+    outcome: 'done',
+  };
+  const leaseName = pollLeaseName(account, mailbox.name);
+  const leaseMs = leaseDuration(deps, options);
+  if (!(await deps.leases.acquire(leaseName, deps.ownerId, leaseMs))) {
+    logger.info('mailbox is being polled by another poller; skipped', { account, mailbox: mailbox.name });
+    return { ...result, outcome: 'locked' };
+  }
+  try {
+    await ingestMailbox(deps, options, session, mailbox, result, logger, async () => {
+      if (!(await deps.leases.renew(leaseName, deps.ownerId, leaseMs))) {
+        throw new PostroomError('LEASE_LOST', `lease on ${account}/${mailbox.name} was lost`, {
+          retryable: true,
+        });
+      }
+    });
+  } catch (error) {
+    // A connection-level failure ends the whole session; a mailbox-level one
+    // (say, a mailbox that does not exist) is reported and the others go on.
+    if (isPostroomError(error) && error.code === 'MAILBOX_NOT_FOUND') {
+      result.outcome = 'failed';
+      result.error = describeError(error);
+      logger.error('mailbox failed', { account, mailbox: mailbox.name, ...result.error });
+      return result;
+    }
+    throw error;
+  } finally {
+    await deps.leases.release(leaseName, deps.ownerId).catch((error: unknown) => {
+      logger.warn('could not release lease; it will expire', { lease: leaseName, ...describeError(error) });
+    });
+  }
+  return result;
+}
+
+async function ingestMailbox(
+  deps: PollDependencies,
+  options: PollOptions,
+  session: MailServer,
+  mailbox: MailboxSettings,
+  result: MailboxPollResult,
+  logger: Logger,
+  renewLease: () => Promise<void>,
+): Promise<void> {
+  const account = options.account.id;
+  const previous = await deps.checkpoints.get(account, mailbox.name);
+  const state = await session.examine(mailbox.name);
+  result.uidValidity = state.uidValidity;
+  const log = { account, mailbox: mailbox.name };
+
+  let checkpoint = previous;
+  let uids: number[];
+  let rescan = false;
+
+  if (previous && previous.uidValidity === state.uidValidity) {
+    if (state.uidNext <= previous.lastUid + 1) {
+      // UIDNEXT has not moved past what we have: nothing new, and no SEARCH or FETCH is sent.
+      finish(result, previous, state);
+      return;
+    }
+    uids = state.exists === 0 ? [] : await session.searchNewerThan(previous.lastUid);
+  } else if (previous) {
+    // Every stored UID is void (RFC 3501 2.3.1.1): rescan, recognising what was delivered.
+    logger.warn('UIDVALIDITY changed; rescanning the mailbox', {
+      ...log,
+      previousUidValidity: previous.uidValidity,
+      uidValidity: state.uidValidity,
+    });
+    rescan = true;
+    result.rescanned = true;
+    uids =
+      state.exists === 0 ? [] : await firstPollUids(session, mailbox.start === 'new' ? 'all' : mailbox.start);
+  } else {
+    if (mailbox.start === 'new') {
+      // First poll with `start: new`: remember where the mailbox is now and deliver nothing old.
+      checkpoint = await advance(deps, account, mailbox.name, state, state.uidNext - 1, undefined);
+      finish(result, checkpoint, state);
+      return;
+    }
+    uids = state.exists === 0 ? [] : await firstPollUids(session, mailbox.start);
+  }
+
+  const floor = checkpoint && !rescan ? checkpoint.lastUid : 0;
+  uids = uids.filter((uid) => uid > floor && Number.isSafeInteger(uid)).sort((a, b) => a - b);
+  let total = uids.length;
+  options.onProgress?.({ account, mailbox: mailbox.name, fetched: 0, total, bytes: 0 });
+  let completed = true;
+
+  for await (const batch of planBatches(session, uids, options.ingest)) {
+    if (options.signal?.aborted || pastDeadline(deps, options)) {
+      completed = false;
+      break;
+    }
+    let metas = batch;
+    if (rescan) {
+      const fingerprints = metas.map((m) => messageFingerprint(m));
+      const known = await deps.deliveries.findDelivered(account, mailbox.name, fingerprints);
+      metas = metas.filter((_, i) => !known.has(fingerprints[i]!));
+      result.recognised += batch.length - metas.length;
+      total -= batch.length - metas.length;
+    }
+    const batchLastUid = batch[batch.length - 1]!.uid;
+    if (metas.length > 0) {
+      const queued = await storeBatch(deps, options, session, state, mailbox.name, metas);
+      result.fetched += queued.length;
+      result.bytes += queued.reduce((sum, m) => sum + m.size, 0);
+    }
+    checkpoint = await advance(deps, account, mailbox.name, state, batchLastUid, checkpoint);
+    options.onProgress?.({
+      account,
+      mailbox: mailbox.name,
+      fetched: result.fetched,
+      total,
+      bytes: result.bytes,
+    });
+    await renewLease();
+  }
+
+  if (completed) {
+    // Everything below UIDNEXT (as EXAMINE saw it) has been searched; the gaps are expunged messages.
+    const sameEra = checkpoint?.uidValidity === state.uidValidity;
+    const lastUid = Math.max(sameEra ? checkpoint!.lastUid : 0, state.uidNext - 1);
+    if (!sameEra || checkpoint!.lastUid !== lastUid || checkpoint!.uidNext !== state.uidNext) {
+      checkpoint = await advance(deps, account, mailbox.name, state, lastUid, checkpoint);
+    }
+  }
+  result.outcome = completed ? 'done' : 'partial';
+  finish(result, checkpoint, state);
+  if (result.fetched > 0 || !completed) {
+    logger.info('mailbox polled', {
+      ...log,
+      fetched: result.fetched,
+      bytes: result.bytes,
+      lastUid: result.lastUid,
+      outcome: result.outcome,
+    });
+  }
+}
+
+function finish(result: MailboxPollResult, checkpoint: Checkpoint | undefined, state: MailboxState): void {
+  result.lastUid = checkpoint?.lastUid ?? 0;
+  result.lag = Math.max(0, state.uidNext - 1 - result.lastUid);
+}
+
+/** The UIDs a first poll (or a rescan) looks at, by the mailbox's `start` policy. */
+async function firstPollUids(
+  session: MailServer,
+  start: Exclude<StartPolicy, 'new'> | StartPolicy,
+): Promise<number[]> {
+  if (start === 'all' || start === 'new') return session.searchNewerThan(0);
+  return session.searchSince(new Date(start));
+}
+
+/**
+ * Fetches metadata slice by slice, only as batches are consumed (a backfill of
+ * a huge mailbox never holds all of it), and groups messages into batches by
+ * count and bytes.
+ */
+async function* planBatches(
+  session: MailServer,
+  uids: number[],
+  ingest: IngestConfig,
+): AsyncGenerator<MessageMeta[]> {
+  let current: MessageMeta[] = [];
+  let bytes = 0;
+  const metaSlice = 2000;
+  for (let i = 0; i < uids.length; i += metaSlice) {
+    const metas = await session.fetchMeta(uids.slice(i, i + metaSlice));
+    metas.sort((a, b) => a.uid - b.uid);
+    for (const meta of metas) {
+      if (
+        current.length > 0 &&
+        (current.length >= ingest.batchMessages || bytes + meta.size > ingest.batchBytes)
+      ) {
+        yield current;
+        current = [];
+        bytes = 0;
+      }
+      current.push(meta);
+      bytes += meta.size;
+    }
+  }
+  if (current.length > 0) yield current;
+}
+
+/**
+ * Stores one batch: raw sources to the blob store (bounded concurrency), then
+ * one queue send for the batch. Returns what was queued.
+ */
+async function storeBatch(
+  deps: PollDependencies,
+  options: PollOptions,
+  session: MailServer,
+  state: MailboxState,
+  mailbox: string,
+  metas: MessageMeta[],
+): Promise<QueueMessage[]> {
+  const account = options.account.id;
+  const byUid = new Map(metas.map((m) => [m.uid, m]));
+  const sizes = new Map(metas.map((m) => [m.uid, m.size]));
+  const stored = new Map<number, QueueMessage>();
+  const pool = new WorkPool(options.ingest.concurrency);
+
+  await session.fetchSources(
+    metas.map((m) => m.uid),
+    sizes,
+    async (uid, source) => {
+      const meta = byUid.get(uid);
+      if (!meta) return;
+      const ref = { account, mailbox, uidValidity: state.uidValidity, uid };
+      const put = async () => {
+        const blob = await deps.blobs.put(rawBlobKey(ref), source, {
+          contentLength: meta.size,
+          contentType: 'message/rfc822',
+        });
+        stored.set(uid, toQueueMessage(ref, meta, blob));
+      };
+      if (source instanceof Uint8Array) {
+        await pool.start(put);
+      } else {
+        // A stream must be consumed before the IMAP session can read the next message.
+        await put();
+      }
+    },
+  );
+  await pool.drain();
+
+  const messages = metas.flatMap((m) => stored.get(m.uid) ?? []);
+  if (messages.length > 0) {
+    await deps.queue.sendBatch(messages);
+    await deps.deliveries.record(
+      account,
+      mailbox,
+      messages.map((m) => messageFingerprint(byUid.get(m.uid)!)),
+    );
+  }
+  return messages;
+}
+
+function toQueueMessage(
+  ref: { account: string; mailbox: string; uidValidity: number; uid: number },
+  meta: MessageMeta,
+  blob: QueueMessage['blob'],
+): QueueMessage {
+  return {
+    v: 1,
+    account: ref.account,
+    mailbox: ref.mailbox,
+    uidValidity: ref.uidValidity,
+    uid: ref.uid,
+    ...(meta.messageId ? { messageId: meta.messageId } : {}),
+    internalDate: meta.internalDate.toISOString(),
+    size: meta.size,
+    flags: meta.flags,
+    envelope: meta.envelope,
+    blob,
+  };
+}
+
+async function advance(
+  deps: PollDependencies,
+  account: string,
+  mailbox: string,
+  state: MailboxState,
+  lastUid: number,
+  previous: Checkpoint | undefined,
+): Promise<Checkpoint> {
+  const next: Checkpoint = {
+    uidValidity: state.uidValidity,
+    lastUid: Math.max(0, lastUid),
+    uidNext: state.uidNext,
+    ...(state.highestModSeq ? { highestModSeq: state.highestModSeq } : {}),
+  };
+  await deps.checkpoints.advance(account, mailbox, next, previous);
+  return next;
+}
+
+function pastDeadline(deps: PollDependencies, options: PollOptions): boolean {
+  return options.deadline !== undefined && (deps.now ?? Date.now)() >= options.deadline;
+}
+
+/** Long enough for one batch; renewed after every batch. */
+function leaseDuration(deps: PollDependencies, options: PollOptions): number {
+  const fallback = 5 * 60_000;
+  if (options.deadline === undefined) return fallback;
+  return Math.max(60_000, Math.min(15 * 60_000, options.deadline - (deps.now ?? Date.now)() + 60_000));
+}
+
+export function describeError(error: unknown): { code: string; message: string } {
+  if (isPostroomError(error)) return { code: error.code, message: error.message };
+  if (error instanceof Error) return { code: error.name, message: error.message };
+  return { code: 'UNKNOWN', message: String(error) };
+}

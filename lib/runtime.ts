@@ -1,0 +1,130 @@
+/**
+ * The composition root: binds every port to an implementation in one place.
+ * `store.kind: local` gives the embedded stand-ins (a folder and SQLite under
+ * `store.dir`); `store.kind: aws` gives S3, SQS, DynamoDB, EventBridge and
+ * Secrets Manager. The CLI and the Lambda handlers both start here.
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { DynamoCheckpointStore } from './adapters/aws/dynamodb-checkpoint-store.ts';
+import { DynamoDeliveryLog } from './adapters/aws/dynamodb-delivery-log.ts';
+import { DynamoIdempotencyStore } from './adapters/aws/dynamodb-idempotency-store.ts';
+import { DynamoLeaseStore } from './adapters/aws/dynamodb-lease-store.ts';
+import { S3BlobStore } from './adapters/aws/s3-blob-store.ts';
+import { fetchSecretFromSecretsManager } from './adapters/aws/secrets.ts';
+import { SqsQueue } from './adapters/aws/sqs-queue.ts';
+import { FsBlobStore } from './adapters/local/fs-blob-store.ts';
+import { SqliteCheckpointStore } from './adapters/local/sqlite-checkpoint-store.ts';
+import { SqliteDeliveryLog } from './adapters/local/sqlite-delivery-log.ts';
+import { SqliteIdempotencyStore } from './adapters/local/sqlite-idempotency-store.ts';
+import { SqliteLeaseStore } from './adapters/local/sqlite-lease-store.ts';
+import { SqliteQueue } from './adapters/local/sqlite-queue.ts';
+import { openDatabase } from './adapters/local/sqlite.ts';
+import type { AccountConfig, PostroomConfig, StoreConfig } from './config/schema.ts';
+import { resolveSecret, type SecretFetcher } from './config/secrets.ts';
+import type { PollDependencies } from './core/poll.ts';
+import { connectMailServer } from './imap/connect.ts';
+import type {
+  BlobStore,
+  CheckpointStore,
+  DeliveryLog,
+  IdempotencyStore,
+  LeaseStore,
+  Logger,
+  MailServer,
+  Queue,
+  QueueConsumer,
+} from './ports.ts';
+
+export interface Stores {
+  kind: StoreConfig['kind'];
+  blobs: BlobStore;
+  queue: Queue;
+  /** Only for the local queue: in AWS, Lambda's SQS event source receives. */
+  consumer?: QueueConsumer & { stats(): { queued: number; inFlight: number; deadLetter: number } };
+  checkpoints: CheckpointStore;
+  leases: LeaseStore;
+  deliveries: DeliveryLog;
+  idempotency: IdempotencyStore;
+}
+
+export interface RuntimeOptions {
+  logger: Logger;
+  /** Receives the IMAP dialog as `C:`/`S:` lines, credentials redacted (`--trace`). */
+  trace?: { say(line: string): void };
+  /** Told every secret value as it is resolved, so output can redact it. */
+  onSecret?: (value: string) => void;
+  /** Overrides `config.store` (the Lambda takes its resources from the environment). */
+  store?: StoreConfig;
+  env?: NodeJS.ProcessEnv;
+  /** Names this process in leases. @default host:pid */
+  ownerId?: string;
+}
+
+export interface Runtime {
+  config: PostroomConfig;
+  stores: Stores;
+  logger: Logger;
+  /** Resolves the account's password and opens an authenticated IMAP session. */
+  openSession(account: AccountConfig): Promise<MailServer>;
+  pollDependencies(ownerId?: string): PollDependencies;
+  close(): Promise<void>;
+}
+
+export function openStores(store: StoreConfig, config: PostroomConfig): Stores {
+  if (store.kind === 'aws') {
+    const table = { tableName: store.table };
+    return {
+      kind: 'aws',
+      blobs: new S3BlobStore({ bucket: store.bucket }),
+      queue: new SqsQueue({ queueUrl: store.queueUrl }),
+      checkpoints: new DynamoCheckpointStore(table),
+      leases: new DynamoLeaseStore(table),
+      deliveries: new DynamoDeliveryLog(table),
+      idempotency: new DynamoIdempotencyStore(table),
+    };
+  }
+  const db = openDatabase(join(store.dir, 'postroom.db'));
+  const queue = new SqliteQueue(db, { maxReceives: config.aws?.processor.maxReceives ?? 5 });
+  return {
+    kind: 'local',
+    blobs: new FsBlobStore(store.dir),
+    queue,
+    consumer: queue,
+    checkpoints: new SqliteCheckpointStore({ db }),
+    leases: new SqliteLeaseStore({ db }),
+    deliveries: new SqliteDeliveryLog({ db }),
+    idempotency: new SqliteIdempotencyStore({ db }),
+  };
+}
+
+export async function openRuntime(config: PostroomConfig, options: RuntimeOptions): Promise<Runtime> {
+  const store = options.store ?? config.store;
+  const stores = openStores(store, config);
+  const fetchSecret: SecretFetcher | undefined = store.kind === 'aws' ? fetchSecretFromSecretsManager : undefined;
+  const defaultOwner = options.ownerId ?? `${hostname()}:${process.pid}`;
+
+  const openSession = async (account: AccountConfig): Promise<MailServer> => {
+    const password = await resolveSecret(account.auth.password, {
+      ...(options.env ? { env: options.env } : {}),
+      ...(fetchSecret ? { fetchSecret } : {}),
+    });
+    options.onSecret?.(password);
+    return connectMailServer(account, {
+      password,
+      logger: options.logger,
+      ...(options.trace ? { trace: (line: string) => options.trace?.say(line) } : {}),
+    });
+  };
+
+  return {
+    config,
+    stores,
+    logger: options.logger,
+    openSession,
+    pollDependencies: (ownerId = defaultOwner) => ({ ...stores, openSession, logger: options.logger, ownerId }),
+    close: async () => {
+      // SQLite handles stay open for the process (they are shared); nothing else holds resources.
+    },
+  };
+}

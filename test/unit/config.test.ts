@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { parseConfig } from '#lib/config/load.ts';
+import { mailboxSettings } from '#lib/config/schema.ts';
+import { resolveSecret } from '#lib/config/secrets.ts';
+import { ConfigError } from '#lib/errors.ts';
+
+function problemsOf(text: string): string[] {
+  try {
+    parseConfig(text);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+const account = (extra: string) => `accounts:\n  - id: support\n    host: imap.example.com\n    auth: { user: u, password: { env: P } }\n${extra}`;
+
+describe('config', () => {
+  it('accepts the shape documented in the ingest issue and applies defaults', () => {
+    const config = parseConfig(readFileSync('test/fixtures/config/ingest.yaml', 'utf8'));
+    const [support] = config.accounts;
+    expect(support?.port).toBe(993);
+    expect(support?.schedule).toBe('rate(5 minutes)');
+    expect(config.store).toEqual({ kind: 'local', dir: '.postroom' });
+    expect(mailboxSettings(support!)).toEqual([
+      { name: 'INBOX', start: 'new', idle: false },
+      { name: 'Archive/2026', start: 'all', idle: false },
+    ]);
+  });
+
+  it('defaults the port by TLS mode: 993 for implicit TLS, 143 for starttls and plaintext', () => {
+    expect(parseConfig(account('')).accounts[0]?.port).toBe(993);
+    expect(parseConfig(account('    tls: starttls\n')).accounts[0]?.port).toBe(143);
+    expect(parseConfig(account('    tls: false\n')).accounts[0]?.port).toBe(143);
+  });
+
+  it('names every problem by path', () => {
+    const problems = problemsOf(
+      'accounts:\n  - id: Support\n    host: x\n    port: "993"\n    tls: maybe\n    auth: { user: u, password: hunter2 }\n    colour: blue\nstore: { kind: cloud }\n',
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'accounts[0].port: expected a number',
+        'accounts[0].colour: unknown key',
+        'accounts[0].tls: expected true, false or starttls',
+        expect.stringMatching(/^accounts\[0\]\.id: /),
+        expect.stringMatching(/^accounts\[0\]\.auth\.password: expected \{ env: VARIABLE \}/),
+        expect.stringMatching(/^store\.kind: /),
+      ]),
+    );
+  });
+
+  it('never echoes a password written in place of a reference', () => {
+    const problems = problemsOf(account('').replace('{ env: P }', 'correct-horse-battery'));
+    expect(problems.join('\n')).not.toContain('correct-horse-battery');
+  });
+
+  it('rejects a start that is not new/all/a date, and a bad schedule', () => {
+    const problems = problemsOf(account('    start: yesterday\n    schedule: every 5 minutes\n'));
+    expect(problems).toEqual([
+      'accounts[0].start: expected new, all or an ISO date such as 2026-01-31',
+      expect.stringMatching(/^accounts\[0\]\.schedule: expected a schedule expression/),
+    ]);
+  });
+
+  it('rejects duplicate account ids, naming both', () => {
+    const problems = problemsOf(`${account('')}  - id: support\n    host: y\n    auth: { user: u, password: { secret: s } }\n`);
+    expect(problems).toEqual(['accounts[1].id: duplicate account id "support" (also accounts[0])']);
+  });
+
+  it('reports YAML syntax errors instead of throwing them raw', () => {
+    expect(problemsOf('accounts: [\n')[0]).toMatch(/^config: /);
+  });
+});
+
+describe('secret references', () => {
+  it('reads an env reference and names only the variable when it is unset', async () => {
+    await expect(resolveSecret({ env: 'X_PW' }, { env: { X_PW: 's3cret-value' } })).resolves.toBe('s3cret-value');
+    await expect(resolveSecret({ env: 'X_PW' }, { env: {} })).rejects.toThrow('environment variable X_PW is not set');
+  });
+
+  it('refuses a Secrets Manager reference without an AWS store', async () => {
+    await expect(resolveSecret({ secret: 'imap/support' }, {})).rejects.toThrow(/needs AWS Secrets Manager/);
+  });
+});
