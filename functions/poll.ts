@@ -10,10 +10,10 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
 import { awsStoreFromEnvironment, loadConfigFromEnvironment } from '#lib/config/load.ts';
 import { type PollResult, pollAccount } from '#lib/core/poll.ts';
 import { ConfigError } from '#lib/errors.ts';
-import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
 import { openRuntime } from '#lib/runtime.ts';
 
 export interface PollEvent {
@@ -27,9 +27,16 @@ const SAFETY_MARGIN_MS = 30_000;
 const logger = new Logger({ serviceName: 'postroom' });
 const metrics = new Metrics({ namespace: 'Postroom', serviceName: 'postroom' });
 const config = await loadConfigFromEnvironment();
-const runtime = await openRuntime(config, { logger: fromPowertools(logger), store: awsStoreFromEnvironment() });
+const runtime = await openRuntime(config, {
+  logger: fromPowertools(logger),
+  store: awsStoreFromEnvironment(),
+});
 
-async function poll(event: PollEvent, context: Context, { signal }: { signal: AbortSignal }): Promise<PollResult> {
+async function poll(
+  event: PollEvent,
+  context: Context,
+  { signal }: { signal: AbortSignal },
+): Promise<PollResult> {
   const account = config.accounts.find((a) => a.id === event?.account);
   if (!account) {
     throw new ConfigError(`no account "${String(event?.account)}" in the bundled config`, [

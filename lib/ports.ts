@@ -218,6 +218,44 @@ export interface MailServer {
     sink: (uid: number, source: Readable | Uint8Array) => Promise<void>,
   ): Promise<void>;
   logout(): Promise<void>;
+
+  // --- acting on messages (the process use case) ---
+
+  /** SELECT (read-write) the logical mailbox name. */
+  select(mailbox: string): Promise<MailboxState>;
+  /**
+   * The server path of a folder target: a logical name mapped to the personal
+   * namespace and delimiter, or a special-use folder found by LIST (RFC 6154).
+   * With `create`, a missing named folder is created. Undefined: no such folder.
+   */
+  resolveFolder(target: FolderRef, options: { create: boolean }): Promise<string | undefined>;
+  /** Which of `uids` still exist in the selected mailbox (`UID SEARCH UID set`). */
+  existingUids(uids: number[]): Promise<number[]>;
+  /** `UID STORE +FLAGS` / `-FLAGS` over the set (one command). */
+  addFlags(uids: number[], flags: string[]): Promise<void>;
+  removeFlags(uids: number[], flags: string[]): Promise<void>;
+  /** `UID COPY` to a server path. */
+  copy(uids: number[], path: string): Promise<void>;
+  /**
+   * `UID MOVE` when offered; else `UID COPY` + `UID STORE +FLAGS (\Deleted)` +
+   * `UID EXPUNGE` (UIDPLUS). Never a plain EXPUNGE: it would also remove what
+   * the user marked deleted. Without UIDPLUS the originals stay `\Deleted`.
+   */
+  move(uids: number[], path: string): Promise<RemovalOutcome>;
+  /** `\Deleted` + `UID EXPUNGE` of exactly these UIDs (UIDPLUS); without UIDPLUS, only `\Deleted`. */
+  deleteMessages(uids: number[]): Promise<RemovalOutcome>;
+  /** UIDs of messages with this Message-ID in a folder (server path). Opens that folder read-only: select the source again afterwards. */
+  findByMessageId(path: string, messageId: string): Promise<number[]>;
+}
+
+/** A logical folder name (`/`-separated) or a special-use attribute such as `\\Junk`. */
+export type FolderRef = { path: string } | { specialUse: string };
+
+export interface RemovalOutcome {
+  /** True when the messages are gone from the source; false when left marked `\Deleted` (no UIDPLUS). */
+  expunged: boolean;
+  /** Which commands did it, for results and tests: `move`, `copy+expunge`, `copy+deleted`, `expunge`, `deleted`. */
+  method: string;
 }
 
 /**

@@ -10,24 +10,30 @@ import { DynamoCheckpointStore } from './adapters/aws/dynamodb-checkpoint-store.
 import { DynamoDeliveryLog } from './adapters/aws/dynamodb-delivery-log.ts';
 import { DynamoIdempotencyStore } from './adapters/aws/dynamodb-idempotency-store.ts';
 import { DynamoLeaseStore } from './adapters/aws/dynamodb-lease-store.ts';
+import { EventBridgeEventSink } from './adapters/aws/eventbridge-event-sink.ts';
 import { S3BlobStore } from './adapters/aws/s3-blob-store.ts';
 import { fetchSecretFromSecretsManager } from './adapters/aws/secrets.ts';
 import { SqsQueue } from './adapters/aws/sqs-queue.ts';
 import { FsBlobStore } from './adapters/local/fs-blob-store.ts';
+import { JsonlEventSink } from './adapters/local/jsonl-event-sink.ts';
+import { openDatabase } from './adapters/local/sqlite.ts';
 import { SqliteCheckpointStore } from './adapters/local/sqlite-checkpoint-store.ts';
 import { SqliteDeliveryLog } from './adapters/local/sqlite-delivery-log.ts';
 import { SqliteIdempotencyStore } from './adapters/local/sqlite-idempotency-store.ts';
 import { SqliteLeaseStore } from './adapters/local/sqlite-lease-store.ts';
 import { SqliteQueue } from './adapters/local/sqlite-queue.ts';
-import { openDatabase } from './adapters/local/sqlite.ts';
+import { createWebhookSender } from './adapters/webhook-sender.ts';
 import type { AccountConfig, PostroomConfig, StoreConfig } from './config/schema.ts';
 import { resolveSecret, type SecretFetcher } from './config/secrets.ts';
 import type { PollDependencies } from './core/poll.ts';
+import type { ProcessDependencies } from './core/process.ts';
+import { PostroomError } from './errors.ts';
 import { connectMailServer } from './imap/connect.ts';
 import type {
   BlobStore,
   CheckpointStore,
   DeliveryLog,
+  EventSink,
   IdempotencyStore,
   LeaseStore,
   Logger,
@@ -46,6 +52,9 @@ export interface Stores {
   leases: LeaseStore;
   deliveries: DeliveryLog;
   idempotency: IdempotencyStore;
+  events: EventSink;
+  /** Local only: where `emit` writes (`<store dir>/events.jsonl`). */
+  eventsFile?: string;
 }
 
 export interface RuntimeOptions {
@@ -68,6 +77,7 @@ export interface Runtime {
   /** Resolves the account's password and opens an authenticated IMAP session. */
   openSession(account: AccountConfig): Promise<MailServer>;
   pollDependencies(ownerId?: string): PollDependencies;
+  processDependencies(): ProcessDependencies;
   close(): Promise<void>;
 }
 
@@ -82,6 +92,16 @@ export function openStores(store: StoreConfig, config: PostroomConfig): Stores {
       leases: new DynamoLeaseStore(table),
       deliveries: new DynamoDeliveryLog(table),
       idempotency: new DynamoIdempotencyStore(table),
+      events: store.eventBus
+        ? new EventBridgeEventSink({ eventBusName: store.eventBus })
+        : {
+            emit: async () => {
+              throw new PostroomError(
+                'EVENTS_UNCONFIGURED',
+                'a rule emits events but store.eventBus is not set',
+              );
+            },
+          },
     };
   }
   const db = openDatabase(join(store.dir, 'postroom.db'));
@@ -95,20 +115,26 @@ export function openStores(store: StoreConfig, config: PostroomConfig): Stores {
     leases: new SqliteLeaseStore({ db }),
     deliveries: new SqliteDeliveryLog({ db }),
     idempotency: new SqliteIdempotencyStore({ db }),
+    events: new JsonlEventSink(join(store.dir, 'events.jsonl')),
+    eventsFile: join(store.dir, 'events.jsonl'),
   };
 }
 
 export async function openRuntime(config: PostroomConfig, options: RuntimeOptions): Promise<Runtime> {
   const store = options.store ?? config.store;
   const stores = openStores(store, config);
-  const fetchSecret: SecretFetcher | undefined = store.kind === 'aws' ? fetchSecretFromSecretsManager : undefined;
+  const fetchSecret: SecretFetcher | undefined =
+    store.kind === 'aws' ? fetchSecretFromSecretsManager : undefined;
   const defaultOwner = options.ownerId ?? `${hostname()}:${process.pid}`;
 
+  const secretOptions = {
+    ...(options.env ? { env: options.env } : {}),
+    ...(fetchSecret ? { fetchSecret } : {}),
+  };
+  const sendWebhook = createWebhookSender();
+
   const openSession = async (account: AccountConfig): Promise<MailServer> => {
-    const password = await resolveSecret(account.auth.password, {
-      ...(options.env ? { env: options.env } : {}),
-      ...(fetchSecret ? { fetchSecret } : {}),
-    });
+    const password = await resolveSecret(account.auth.password, secretOptions);
     options.onSecret?.(password);
     return connectMailServer(account, {
       password,
@@ -122,7 +148,28 @@ export async function openRuntime(config: PostroomConfig, options: RuntimeOption
     stores,
     logger: options.logger,
     openSession,
-    pollDependencies: (ownerId = defaultOwner) => ({ ...stores, openSession, logger: options.logger, ownerId }),
+    pollDependencies: (ownerId = defaultOwner) => ({
+      ...stores,
+      openSession,
+      logger: options.logger,
+      ownerId,
+    }),
+    processDependencies: () => ({
+      rules: config.rules,
+      accounts: config.accounts,
+      blobs: stores.blobs,
+      idempotency: stores.idempotency,
+      events: stores.events,
+      openSession,
+      resolveSecret: async (ref) => {
+        const value = await resolveSecret(ref, secretOptions);
+        options.onSecret?.(value);
+        return value;
+      },
+      sendWebhook,
+      logger: options.logger,
+      idempotencyTtlSeconds: (config.aws?.idempotencyDays ?? 14) * 86_400,
+    }),
     close: async () => {
       // SQLite handles stay open for the process (they are shared); nothing else holds resources.
     },

@@ -7,7 +7,9 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, isPostroomError } from '../errors.ts';
+import { registerDryRun } from './commands/dry-run.ts';
 import { registerPoll } from './commands/poll.ts';
+import { registerProcess } from './commands/process.ts';
 import { registerValidate } from './commands/validate.ts';
 import { type LogLevel, Terminal } from './output.ts';
 
@@ -28,7 +30,9 @@ export function terminalFor(options: GlobalOptions): Terminal {
 export function addCommonOptions(command: Command, { config = true } = {}): Command {
   if (config) {
     command.addOption(
-      new Option('-c, --config <file>', 'config file (YAML or JSON)').env('POSTROOM_CONFIG_FILE').default('postroom.yaml'),
+      new Option('-c, --config <file>', 'config file (YAML or JSON)')
+        .env('POSTROOM_CONFIG_FILE')
+        .default('postroom.yaml'),
     );
   }
   return command
@@ -59,6 +63,8 @@ Every command takes --help. Secrets are given in config by reference
     );
   registerValidate(program);
   registerPoll(program);
+  registerProcess(program);
+  registerDryRun(program);
   return program;
 }
 
@@ -79,14 +85,20 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** One short line (plus the config problems), a stack trace only with --verbose. */
-export function reportError(error: unknown, verbose: boolean, terminal = new Terminal({ level: 'error' })): void {
+export function reportError(
+  error: unknown,
+  verbose: boolean,
+  terminal = new Terminal({ level: 'error' }),
+): void {
   if (error instanceof ConfigError) {
     terminal.say(`${terminal.paint('red', 'error')}: ${error.message}`);
     for (const problem of error.problems) terminal.say(`  ${problem}`);
   } else if (isPostroomError(error)) {
     terminal.say(`${terminal.paint('red', 'error')}: ${error.message}`);
   } else {
-    terminal.say(`${terminal.paint('red', 'error')}: ${error instanceof Error ? error.message : String(error)}`);
+    terminal.say(
+      `${terminal.paint('red', 'error')}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   if (verbose && error instanceof Error && error.stack) terminal.say(error.stack);
 }

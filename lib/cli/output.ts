@@ -94,11 +94,19 @@ export class Terminal implements Logger {
 
   #log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void {
     if (LEVELS[level] < this.#level) return;
-    const tag = level === 'error' ? this.paint('red', level) : level === 'warn' ? this.paint('yellow', level) : this.paint('dim', level);
+    const tag =
+      level === 'error'
+        ? this.paint('red', level)
+        : level === 'warn'
+          ? this.paint('yellow', level)
+          : this.paint('dim', level);
     const attrs =
       attributes && Object.keys(attributes).length > 0
         ? ` ${Object.entries(attributes)
-            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : inspect(v, { breakLength: Number.POSITIVE_INFINITY, depth: 3 })}`)
+            .map(
+              ([k, v]) =>
+                `${k}=${typeof v === 'string' ? v : inspect(v, { breakLength: Number.POSITIVE_INFINITY, depth: 3 })}`,
+            )
             .join(' ')}`
         : '';
     this.#stderr.write(`${this.redactor.redact(`${tag} ${message}${attrs}`)}\n`);

@@ -5,7 +5,8 @@ import type { Logger } from '../../ports.ts';
 /** Adapts Powertools' Logger (structured JSON, Lambda context keys) to the logging port. */
 export function fromPowertools(logger: PowertoolsLogger): Logger {
   const forward =
-    (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, attributes?: Record<string, unknown>) => {
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, attributes?: Record<string, unknown>) => {
       if (attributes) logger[level](message, attributes as LogAttributes);
       else logger[level](message);
     };

@@ -4,7 +4,7 @@ import { type PollResult, pollAccount } from '../../core/poll.ts';
 import { ConfigError } from '../../errors.ts';
 import { openRuntime } from '../../runtime.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
-import { table } from '../output.ts';
+import { sharedRedactor, table } from '../output.ts';
 import { ProgressLine } from '../progress.ts';
 
 interface PollCommandOptions extends GlobalOptions {
@@ -39,13 +39,19 @@ Examples:
   ).action(async (options: PollCommandOptions) => {
     const terminal = terminalFor(options);
     const config = await loadConfig(options.config);
-    const accounts = options.account ? config.accounts.filter((a) => a.id === options.account) : config.accounts;
+    const accounts = options.account
+      ? config.accounts.filter((a) => a.id === options.account)
+      : config.accounts;
     if (options.account && accounts.length === 0) {
       throw new ConfigError(`no account "${options.account}" in ${options.config}`, [
         `--account: expected one of ${config.accounts.map((a) => a.id).join(', ') || '(no accounts configured)'}`,
       ]);
     }
-    const runtime = await openRuntime(config, { logger: terminal, trace: options.trace ? terminal : undefined });
+    const runtime = await openRuntime(config, {
+      logger: terminal,
+      onSecret: (value) => sharedRedactor.add(value),
+      ...(options.trace ? { trace: terminal } : {}),
+    });
     const progress = new ProgressLine({ stream: process.stderr, enabled: !options.json && !options.quiet });
     const total: PollResult = { fetched: 0, mailboxes: [] };
     const failures: string[] = [];
@@ -83,7 +89,14 @@ Examples:
       terminal.print(
         table(
           ['account', 'mailbox', 'uidValidity', 'fetched', 'lastUid', 'outcome'],
-          total.mailboxes.map((m) => [m.account, m.mailbox, m.uidValidity ?? '-', m.fetched, m.lastUid ?? '-', m.outcome]),
+          total.mailboxes.map((m) => [
+            m.account,
+            m.mailbox,
+            m.uidValidity ?? '-',
+            m.fetched,
+            m.lastUid ?? '-',
+            m.outcome,
+          ]),
         ),
       );
       terminal.print(`fetched ${total.fetched} message${total.fetched === 1 ? '' : 's'}`);

@@ -27,10 +27,17 @@ Examples:
     try {
       const config = await loadConfig(options.config);
       const mailboxes = config.accounts.reduce((n, a) => n + mailboxSettings(a).length, 0);
-      const store = config.store.kind === 'local' ? `local (${config.store.dir})` : `aws (${config.store.bucket})`;
+      const store =
+        config.store.kind === 'local' ? `local (${config.store.dir})` : `aws (${config.store.bucket})`;
       const summary = `${plural(config.accounts.length, 'account')} (${plural(mailboxes, 'mailbox', 'mailboxes')}), ${plural(config.rules.length, 'rule')}, store ${store}`;
       if (options.json) {
-        terminal.json({ ok: true, accounts: config.accounts.length, mailboxes, rules: config.rules.length, store: config.store.kind });
+        terminal.json({
+          ok: true,
+          accounts: config.accounts.length,
+          mailboxes,
+          rules: config.rules.length,
+          store: config.store.kind,
+        });
       } else {
         terminal.print(`config OK: ${summary}`);
       }

@@ -1,0 +1,56 @@
+/**
+ * One measured run in a fresh Node process, so each mode's peak RSS is its
+ * own: `node --import tsx bench/lib/poll-child.ts MODE CONFIG.json`.
+ *   poll      — the real poll use case with the config's store (local or aws)
+ *   imap-only — the same IMAP path (EXAMINE, SEARCH, metadata, sources in
+ *               batches) into a sink that discards the bytes
+ * Prints one JSON line: { ms, fetched, bytes, maxRssMb }.
+ */
+import { readFileSync } from 'node:fs';
+import { parseConfig } from '#lib/config/load.ts';
+import { pollAccount } from '#lib/core/poll.ts';
+import { silentLogger } from '#lib/ports.ts';
+import { openRuntime } from '#lib/runtime.ts';
+
+const [mode, configFile] = process.argv.slice(2);
+const config = parseConfig(readFileSync(configFile!, 'utf8'), configFile);
+const account = config.accounts[0]!;
+const runtime = await openRuntime(config, { logger: silentLogger });
+
+let fetched = 0;
+let bytes = 0;
+const started = performance.now();
+if (mode === 'poll') {
+  const result = await pollAccount(runtime.pollDependencies(), { account, ingest: config.ingest });
+  fetched = result.fetched;
+  bytes = result.mailboxes.reduce((sum, m) => sum + m.bytes, 0);
+} else if (mode === 'imap-only') {
+  const session = await runtime.openSession(account);
+  await session.examine('INBOX');
+  const uids = await session.searchNewerThan(0);
+  for (let i = 0; i < uids.length; i += config.ingest.batchMessages) {
+    const metas = await session.fetchMeta(uids.slice(i, i + config.ingest.batchMessages));
+    const sizes = new Map(metas.map((m) => [m.uid, m.size]));
+    await session.fetchSources(
+      metas.map((m) => m.uid),
+      sizes,
+      async (_uid, source) => {
+        if (source instanceof Uint8Array) {
+          bytes += source.length;
+        } else {
+          for await (const chunk of source) bytes += (chunk as Buffer).length;
+        }
+        fetched += 1;
+      },
+    );
+  }
+  await session.logout();
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
+const ms = performance.now() - started;
+await runtime.close();
+process.stdout.write(
+  `${JSON.stringify({ ms, fetched, bytes, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+);
+process.exit(0);

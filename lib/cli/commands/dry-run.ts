@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/load.ts';
+import { type DryRunEntry, dryRunMailbox, dryRunRaw } from '../../core/dry-run.ts';
+import { ConfigError } from '../../errors.ts';
+import { openRuntime } from '../../runtime.ts';
+import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
+import { sharedRedactor, table } from '../output.ts';
+
+interface DryRunOptions extends GlobalOptions {
+  account?: string;
+  mailbox?: string;
+  limit: string;
+}
+
+export function registerDryRun(program: Command): void {
+  addCommonOptions(
+    program
+      .command('dry-run')
+      .summary('show which rules would fire on which messages, touching nothing')
+      .description(
+        'Evaluates the rules on .eml files, or on the newest messages of a mailbox (opened with\n' +
+          'EXAMINE and read with BODY.PEEK[]: nothing is changed, not even \\Seen), and prints the\n' +
+          'rules that match and the actions they would take.',
+      )
+      .argument('[files...]', '.eml files to evaluate instead of a mailbox')
+      .option('-a, --account <id>', 'account to read from (default: the first)')
+      .option('-m, --mailbox <name>', 'mailbox to read from', 'INBOX')
+      .option('-n, --limit <n>', 'how many of the newest messages', '20')
+      .addHelpText(
+        'after',
+        `
+Output with --json: an array, one entry per message:
+  [ { "file" or "uid", "subject", "rules": [names], "actions": [ { "rule", "kind", "detail" } ] } ]
+
+Examples:
+  $ postroom dry-run --config postroom.yaml test/fixtures/rules/*.eml
+  $ postroom dry-run --config postroom.yaml --account support --mailbox INBOX --limit 50 --json`,
+      ),
+  ).action(async (files: string[], options: DryRunOptions) => {
+    const terminal = terminalFor(options);
+    const config = await loadConfig(options.config);
+    let entries: DryRunEntry[];
+    if (files.length > 0) {
+      const account = options.account ?? config.accounts[0]?.id ?? 'local';
+      entries = [];
+      for (const file of files) {
+        const raw = await readFile(file);
+        entries.push({
+          file,
+          ...(await dryRunRaw(config.rules, raw, { account, mailbox: options.mailbox ?? 'INBOX' })),
+        });
+      }
+    } else {
+      const account = options.account
+        ? config.accounts.find((a) => a.id === options.account)
+        : config.accounts[0];
+      if (!account) {
+        throw new ConfigError('no account to read from', [
+          options.account
+            ? `--account: no account "${options.account}"`
+            : 'accounts: no account configured (or give .eml files)',
+        ]);
+      }
+      const runtime = await openRuntime(config, { logger: terminal, onSecret: (v) => sharedRedactor.add(v) });
+      const session = await runtime.openSession(account);
+      try {
+        entries = await dryRunMailbox(
+          session,
+          config.rules,
+          { account: account.id, mailbox: options.mailbox ?? 'INBOX' },
+          Number(options.limit) || 20,
+        );
+      } finally {
+        await session.logout().catch(() => {});
+      }
+    }
+    if (options.json) {
+      terminal.json(entries);
+      return;
+    }
+    terminal.print(
+      table(
+        ['message', 'subject', 'rules', 'actions'],
+        entries.map((e) => [
+          e.file ? basename(e.file) : `uid ${e.uid}`,
+          (e.subject ?? '').slice(0, 50),
+          e.rules.join(', ') || '-',
+          e.actions.map((a) => `${a.kind}${a.detail ? ` ${a.detail}` : ''}`).join('; ') || '-',
+        ]),
+      ),
+    );
+    for (const e of entries)
+      for (const w of e.warnings) terminal.say(`warning: ${e.file ?? `uid ${e.uid}`}: ${w}`);
+  });
+}

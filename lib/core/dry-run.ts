@@ -1,0 +1,86 @@
+/**
+ * The dry-run use case: which rules would fire on which messages, with what
+ * actions — touching nothing. Messages come from .eml bytes or from a mailbox
+ * opened with EXAMINE (read-only) and read with BODY.PEEK[] (no \Seen).
+ */
+import type { MailServer, MessageMeta } from '../ports.ts';
+import { type ParsedMessage, parseMessage, type RuleInput, toRuleInput } from '../rules/message.ts';
+import { evaluate } from '../rules/planner.ts';
+import type { Rule } from '../rules/schema.ts';
+import { actionDetail } from './process.ts';
+
+export interface DryRunEntry {
+  file?: string;
+  uid?: number;
+  subject?: string;
+  rules: string[];
+  actions: { rule: string; kind: string; detail?: string }[];
+  warnings: string[];
+}
+
+export interface DryRunScope {
+  account: string;
+  mailbox: string;
+}
+
+/** Evaluates the rules on one raw message. An unparseable message gets envelope-level rules and a warning. */
+export async function dryRunRaw(
+  rules: readonly Rule[],
+  raw: Uint8Array,
+  scope: DryRunScope,
+  meta?: MessageMeta,
+  now?: Date,
+): Promise<DryRunEntry> {
+  let parsed: ParsedMessage | undefined;
+  const warnings: string[] = [];
+  try {
+    parsed = await parseMessage(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
+  } catch (error) {
+    warnings.push(`message could not be parsed: ${(error as Error).message}`);
+  }
+  const facts = meta
+    ? { envelope: meta.envelope, flags: meta.flags, size: meta.size, internalDate: meta.internalDate }
+    : { size: raw.byteLength };
+  const input: RuleInput = toRuleInput(facts, parsed);
+  const evaluation = evaluate(input, rules, scope, now ? { now } : {});
+  return {
+    ...(input.subject !== undefined ? { subject: input.subject } : {}),
+    rules: evaluation.matched,
+    actions: evaluation.actions.map((a) => {
+      const detail = actionDetail(a);
+      return { rule: a.rule, kind: a.kind, ...(detail !== undefined ? { detail } : {}) };
+    }),
+    warnings: [...warnings, ...evaluation.warnings],
+  };
+}
+
+/** The newest `limit` messages of a mailbox, evaluated read-only. */
+export async function dryRunMailbox(
+  session: MailServer,
+  rules: readonly Rule[],
+  scope: DryRunScope,
+  limit: number,
+): Promise<DryRunEntry[]> {
+  const state = await session.examine(scope.mailbox);
+  if (state.exists === 0) return [];
+  const uids = (await session.searchNewerThan(0)).sort((a, b) => a - b).slice(-limit);
+  if (uids.length === 0) return [];
+  const metas = await session.fetchMeta(uids);
+  const byUid = new Map(metas.map((m) => [m.uid, m]));
+  const entries: DryRunEntry[] = [];
+  await session.fetchSources(
+    metas.map((m) => m.uid),
+    new Map(metas.map((m) => [m.uid, m.size])),
+    async (uid, source) => {
+      const raw = source instanceof Uint8Array ? source : Buffer.concat(await collect(source));
+      entries.push({ uid, ...(await dryRunRaw(rules, raw, scope, byUid.get(uid))) });
+    },
+  );
+  return entries.sort((a, b) => (a.uid ?? 0) - (b.uid ?? 0));
+}
+
+async function collect(stream: AsyncIterable<unknown>): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return chunks;
+}

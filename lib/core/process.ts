@@ -1,0 +1,539 @@
+/**
+ * The process use case: take a batch of queue messages, decide with the
+ * user's rules, and act — on the IMAP server (one session per account per
+ * batch, one command per (mailbox, action, target) over a UID set) and outward
+ * (events, webhooks, attachment exports).
+ *
+ * Effectively once: every completed (message, rule, action) is recorded in the
+ * IdempotencyStore and skipped on redelivery. For the crash between doing an
+ * action and recording it, COPY looks for the Message-ID in the target before
+ * copying again; MOVE and delete find the message gone and say so.
+ *
+ * Written against the ports and the pure rule engine only.
+ */
+import type { AccountConfig } from '../config/schema.ts';
+import { isPostroomError, PostroomError } from '../errors.ts';
+import type {
+  BlobStore,
+  EventSink,
+  FolderRef,
+  IdempotencyStore,
+  Logger,
+  MailServer,
+  PostroomEvent,
+  QueueMessage,
+} from '../ports.ts';
+import { silentLogger } from '../ports.ts';
+import { type ParsedMessage, parseMessage, readAttachments, toRuleInput } from '../rules/message.ts';
+import { evaluate, needsBody, type PlannedAction } from '../rules/planner.ts';
+import type { Rule, RuleSecretRef } from '../rules/schema.ts';
+import { mailboxKeySegment, rawBlobKey } from './keys.ts';
+
+export interface BatchItem {
+  /** The queue's id for this delivery (SQS messageId, local receipt). */
+  id: string;
+  message: QueueMessage;
+  /** How many times this message has been received, this time included. */
+  receiveCount: number;
+}
+
+export type ActionStatus = 'done' | 'already-done' | 'gone' | 'stale' | 'left-deleted' | 'failed' | 'skipped';
+
+export interface ActionReport {
+  rule: string;
+  kind: PlannedAction['kind'];
+  /** Folder path, flags, detail-type, webhook host or prefix: what the action was about. */
+  detail?: string;
+  status: ActionStatus;
+  /** Why it failed, or what happened instead. */
+  note?: string;
+}
+
+export interface ItemResult {
+  id: string;
+  account: string;
+  mailbox: string;
+  uid: number;
+  subject?: string;
+  matched: string[];
+  actions: ActionReport[];
+  warnings: string[];
+  /** `failed` items stay queued (retried, then dead-lettered); `done` ones are deleted. */
+  status: 'done' | 'failed';
+  error?: { code: string; message: string };
+}
+
+export interface ProcessResult {
+  items: ItemResult[];
+  processed: number;
+  failed: number;
+  /** Completed actions by kind. */
+  actions: Record<string, number>;
+}
+
+export interface ProcessDependencies {
+  rules: readonly Rule[];
+  accounts: readonly AccountConfig[];
+  blobs: BlobStore;
+  idempotency: IdempotencyStore;
+  events: EventSink;
+  /** Opens an authenticated session for the account. */
+  openSession(account: AccountConfig): Promise<MailServer>;
+  /** Resolves a webhook secret reference to its value. */
+  resolveSecret(ref: RuleSecretRef): Promise<string>;
+  sendWebhook(request: {
+    url: string;
+    secret: string;
+    body: unknown;
+    deliveryId: string;
+    timeoutMs?: number;
+    retries?: number;
+  }): Promise<unknown>;
+  logger?: Logger;
+  /** Seconds to keep idempotency records. @default 14 days */
+  idempotencyTtlSeconds?: number;
+  now?: () => Date;
+}
+
+interface Work {
+  item: BatchItem;
+  result: ItemResult;
+  /** Planned actions not done yet, in plan order. */
+  pending: PlannedAction[];
+  parsed?: ParsedMessage;
+}
+
+const IMAP_KINDS = new Set(['flag', 'unflag', 'copy', 'move', 'delete']);
+
+/** Evaluates and applies the rules to a batch. Never throws for one bad message. */
+export async function processBatch(deps: ProcessDependencies, batch: BatchItem[]): Promise<ProcessResult> {
+  const logger = deps.logger ?? silentLogger;
+  const works: Work[] = [];
+  for (const item of batch) {
+    const work = await plan(deps, item, logger);
+    works.push(work);
+  }
+
+  // IMAP actions, grouped per account: one session per account per batch.
+  const byAccount = groupBy(
+    works.filter((w) => w.result.status !== 'failed' && w.pending.some((a) => IMAP_KINDS.has(a.kind))),
+    (w) => w.item.message.account,
+  );
+  for (const [accountId, group] of byAccount) {
+    const account = deps.accounts.find((a) => a.id === accountId);
+    if (!account) {
+      for (const w of group)
+        fail(w, new PostroomError('ACCOUNT_UNKNOWN', `account ${accountId} is not in the config`));
+      continue;
+    }
+    await applyImapActions(deps, account, group, logger);
+  }
+
+  // Outward actions, per message, after the server-side ones.
+  const events: { work: Work; action: PlannedAction; event: PostroomEvent }[] = [];
+  for (const work of works) {
+    if (work.result.status === 'failed') continue;
+    for (const action of work.pending) {
+      if (IMAP_KINDS.has(action.kind)) continue;
+      if (action.kind === 'emit') {
+        events.push({ work, action, event: toEvent(work.item.message, action) });
+        continue;
+      }
+      await runOutward(deps, work, action, logger);
+      if (hasFailed(work)) break;
+    }
+  }
+  if (events.length > 0) {
+    try {
+      await deps.events.emit(events.map((e) => e.event));
+      for (const { work, action } of events) await complete(deps, work, action, 'done');
+    } catch (error) {
+      for (const { work, action } of events) {
+        report(work, action, 'failed', describe(error).message);
+        fail(work, error);
+      }
+    }
+  }
+
+  const actions: Record<string, number> = {};
+  for (const work of works) {
+    for (const a of work.result.actions)
+      if (a.status === 'done' || a.status === 'left-deleted') actions[a.kind] = (actions[a.kind] ?? 0) + 1;
+  }
+  const items = works.map((w) => w.result);
+  return {
+    items,
+    processed: items.filter((i) => i.status === 'done').length,
+    failed: items.filter((i) => i.status === 'failed').length,
+    actions,
+  };
+}
+
+/** Decides what to do with one message; loads the raw message only when a rule needs it. */
+export async function plan(
+  deps: Pick<ProcessDependencies, 'rules' | 'blobs' | 'idempotency' | 'now'>,
+  item: BatchItem,
+  logger: Logger = silentLogger,
+): Promise<Work> {
+  const message = item.message;
+  const result: ItemResult = {
+    id: item.id,
+    account: message.account,
+    mailbox: message.mailbox,
+    uid: message.uid,
+    ...(message.envelope.subject !== undefined ? { subject: message.envelope.subject } : {}),
+    matched: [],
+    actions: [],
+    warnings: [],
+    status: 'done',
+  };
+  const work: Work = { item, result, pending: [] };
+  try {
+    const scope = { account: message.account, mailbox: message.mailbox };
+    let parsed: ParsedMessage | undefined;
+    if (needsBody(deps.rules, scope)) {
+      try {
+        parsed = await parseMessage(await deps.blobs.get(message.blob.key));
+      } catch (error) {
+        // A message the parser rejects still gets the envelope-level rules.
+        if (isPostroomError(error) && error.code === 'BLOB_NOT_FOUND') throw error;
+        result.warnings.push(`message could not be parsed: ${describe(error).message}`);
+      }
+    }
+    const evaluation = evaluate(toRuleInput(message, parsed), deps.rules, scope, {
+      ...(deps.now ? { now: deps.now() } : {}),
+    });
+    result.matched = evaluation.matched;
+    result.warnings.push(...evaluation.warnings);
+    for (const action of evaluation.actions) {
+      if (await deps.idempotency.isDone(idempotencyKey(message, action))) {
+        report(work, action, 'already-done');
+      } else {
+        work.pending.push(action);
+      }
+    }
+    if (parsed) work.parsed = parsed;
+  } catch (error) {
+    logger.warn('message could not be planned', { uid: message.uid, ...describe(error) });
+    fail(work, error);
+  }
+  return work;
+}
+
+/** The record of one completed (message, rule, action). */
+export function idempotencyKey(message: QueueMessage, action: Pick<PlannedAction, 'key' | 'kind'>): string {
+  return `${rawBlobKey(message)}#${action.key}#${action.kind}`;
+}
+
+async function applyImapActions(
+  deps: ProcessDependencies,
+  account: AccountConfig,
+  works: Work[],
+  logger: Logger,
+): Promise<void> {
+  let session: MailServer;
+  try {
+    session = await deps.openSession(account);
+  } catch (error) {
+    for (const w of works) fail(w, error);
+    return;
+  }
+  try {
+    for (const [mailbox, group] of groupBy(works, (w) => w.item.message.mailbox)) {
+      try {
+        await applyInMailbox(deps, session, mailbox, group, logger);
+      } catch (error) {
+        logger.error('actions in mailbox failed', { account: account.id, mailbox, ...describe(error) });
+        for (const w of group) if (w.result.status !== 'failed') fail(w, error);
+        if (isPostroomError(error) && error.code === 'CONNECTION_LOST') break;
+      }
+    }
+  } finally {
+    await session.logout().catch(() => {});
+  }
+}
+
+/** The order in which server-side actions run: flags travel with a later MOVE; MOVE/delete go last. */
+const PHASES: PlannedAction['kind'][] = ['flag', 'unflag', 'copy', 'move', 'delete'];
+
+async function applyInMailbox(
+  deps: ProcessDependencies,
+  session: MailServer,
+  mailbox: string,
+  works: Work[],
+  logger: Logger,
+): Promise<void> {
+  // Redelivered COPYs first check the target for the Message-ID (the crash between
+  // COPY and its record); that opens other folders, so it happens before SELECT.
+  for (const work of works) {
+    if (work.item.receiveCount <= 1 || !work.item.message.messageId) continue;
+    for (const action of work.pending.filter((a) => a.kind === 'copy')) {
+      if (action.kind !== 'copy') continue;
+      const path = await session.resolveFolder(action.target, { create: false });
+      if (!path) continue;
+      const found = await session.findByMessageId(path, work.item.message.messageId);
+      if (found.length > 0) await complete(deps, work, action, 'already-done', `found in ${path}`);
+    }
+  }
+
+  const state = await session.select(mailbox);
+  const live: Work[] = [];
+  for (const work of works) {
+    if (work.item.message.uidValidity !== state.uidValidity) {
+      // The UID belongs to a previous incarnation of the mailbox: acting on it could hit another message.
+      for (const action of work.pending.filter((a) => IMAP_KINDS.has(a.kind))) {
+        report(work, action, 'stale', `UIDVALIDITY is now ${state.uidValidity}`);
+      }
+      work.pending = work.pending.filter((a) => !IMAP_KINDS.has(a.kind));
+    } else {
+      live.push(work);
+    }
+  }
+  const existing = new Set(
+    live.length > 0 ? await session.existingUids(live.map((w) => w.item.message.uid)) : [],
+  );
+  for (const work of live) {
+    if (existing.has(work.item.message.uid)) continue;
+    for (const action of work.pending.filter((a) => IMAP_KINDS.has(a.kind))) {
+      await complete(deps, work, action, 'gone', 'no longer in the mailbox');
+    }
+  }
+
+  const targets = new Map<string, string>();
+  for (const phase of PHASES) {
+    // One command per (action, target or flags) over the UID set.
+    const groups = new Map<
+      string,
+      { action: PlannedAction; entries: { work: Work; action: PlannedAction }[] }
+    >();
+    for (const work of live) {
+      if (!existing.has(work.item.message.uid)) continue;
+      for (const action of work.pending) {
+        if (action.kind !== phase || work.result.status === 'failed') continue;
+        const key = groupKey(action);
+        const group = groups.get(key) ?? { action, entries: [] };
+        group.entries.push({ work, action });
+        groups.set(key, group);
+      }
+    }
+    for (const { action, entries } of groups.values()) {
+      const uids = entries.map((e) => e.work.item.message.uid);
+      try {
+        const outcome = await runImapAction(session, action, uids, targets);
+        for (const entry of entries) {
+          await complete(deps, entry.work, entry.action, outcome.status, outcome.note);
+        }
+        if (outcome.status === 'left-deleted') {
+          logger.warn('server lacks UIDPLUS: messages left marked \\Deleted, not expunged', {
+            mailbox,
+            uids,
+          });
+        }
+      } catch (error) {
+        for (const entry of entries) {
+          report(entry.work, entry.action, 'failed', describe(error).message);
+          fail(entry.work, error);
+        }
+        if (isPostroomError(error) && error.code === 'CONNECTION_LOST') throw error;
+      }
+    }
+  }
+}
+
+async function runImapAction(
+  session: MailServer,
+  action: PlannedAction,
+  uids: number[],
+  targets: Map<string, string>,
+): Promise<{ status: ActionStatus; note?: string }> {
+  switch (action.kind) {
+    case 'flag':
+      await session.addFlags(uids, action.flags);
+      return { status: 'done' };
+    case 'unflag':
+      await session.removeFlags(uids, action.flags);
+      return { status: 'done' };
+    case 'copy':
+    case 'move': {
+      const path = await folderPath(session, action.target, targets);
+      if (action.kind === 'copy') {
+        await session.copy(uids, path);
+        return { status: 'done' };
+      }
+      const outcome = await session.move(uids, path);
+      return outcome.expunged
+        ? { status: 'done', note: outcome.method }
+        : { status: 'left-deleted', note: `copied; left marked \\Deleted (server has no UIDPLUS)` };
+    }
+    case 'delete': {
+      const outcome = await session.deleteMessages(uids);
+      return outcome.expunged
+        ? { status: 'done', note: outcome.method }
+        : { status: 'left-deleted', note: 'marked \\Deleted; not expunged (server has no UIDPLUS)' };
+    }
+    default:
+      throw new Error(`not an IMAP action: ${action.kind}`);
+  }
+}
+
+async function folderPath(
+  session: MailServer,
+  target: FolderRef,
+  cache: Map<string, string>,
+): Promise<string> {
+  const key = 'path' in target ? `p:${target.path}` : `s:${target.specialUse}`;
+  const cached = cache.get(key);
+  if (cached) return cached;
+  // Named folders are created if missing; a special-use folder must exist on the server.
+  const path = await session.resolveFolder(target, { create: 'path' in target });
+  if (!path) {
+    throw new PostroomError(
+      'FOLDER_NOT_FOUND',
+      `no ${'path' in target ? target.path : `${target.specialUse} (special-use)`} folder on the server`,
+    );
+  }
+  cache.set(key, path);
+  return path;
+}
+
+async function runOutward(
+  deps: ProcessDependencies,
+  work: Work,
+  action: PlannedAction,
+  logger: Logger,
+): Promise<void> {
+  const message = work.item.message;
+  try {
+    if (action.kind === 'webhook') {
+      const secret = await deps.resolveSecret(action.secret);
+      await deps.sendWebhook({
+        url: action.url,
+        secret,
+        body: eventDetail(message, action),
+        deliveryId: idempotencyKey(message, action),
+        timeoutMs: action.timeoutMs,
+        retries: action.retries,
+      });
+      await complete(deps, work, action, 'done');
+    } else if (action.kind === 'saveAttachments') {
+      const saved = await saveAttachments(deps.blobs, message, action.prefix);
+      await complete(deps, work, action, 'done', `${saved} attachment(s)`);
+    }
+  } catch (error) {
+    logger.warn('action failed', {
+      uid: message.uid,
+      rule: action.rule,
+      kind: action.kind,
+      ...describe(error),
+    });
+    report(work, action, 'failed', describe(error).message);
+    fail(work, error);
+  }
+}
+
+/** Streams each attachment to `<prefix><account>/<mailbox>/<uidValidity>/<uid>/<n>-<filename>`. */
+async function saveAttachments(blobs: BlobStore, message: QueueMessage, prefix: string): Promise<number> {
+  const base = `${prefix}${message.account}/${mailboxKeySegment(message.mailbox)}/${message.uidValidity}/${message.uid}/`;
+  let count = 0;
+  for await (const part of readAttachments(await blobs.get(message.blob.key))) {
+    if (part.related) continue;
+    count += 1;
+    const name = safeFileName(part.filename ?? `attachment-${count}`);
+    await blobs.put(`${base}${count}-${name}`, part.content, { contentType: part.contentType });
+  }
+  return count;
+}
+
+function safeFileName(name: string): string {
+  // Path separators and control characters (C0 and DEL) never reach a key.
+  const cleaned = [...name]
+    .map((c) => (c === '/' || c === '\\' || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? '_' : c))
+    .join('')
+    .replace(/^\.+/, '_')
+    .slice(0, 200);
+  return cleaned === '' ? 'attachment' : cleaned;
+}
+
+function eventDetail(message: QueueMessage, action: PlannedAction): Record<string, unknown> {
+  return { ...message, rule: action.rule, account: message.account, mailbox: message.mailbox };
+}
+
+function toEvent(message: QueueMessage, action: PlannedAction): PostroomEvent {
+  if (action.kind !== 'emit') throw new Error('not an emit action');
+  return { source: 'postroom', 'detail-type': action.detailType, detail: eventDetail(message, action) };
+}
+
+async function complete(
+  deps: Pick<ProcessDependencies, 'idempotency' | 'idempotencyTtlSeconds'>,
+  work: Work,
+  action: PlannedAction,
+  status: ActionStatus,
+  note?: string,
+): Promise<void> {
+  await deps.idempotency.markDone(
+    idempotencyKey(work.item.message, action),
+    deps.idempotencyTtlSeconds ?? 14 * 86_400,
+  );
+  report(work, action, status, note);
+  work.pending = work.pending.filter((a) => a !== action);
+}
+
+function report(work: Work, action: PlannedAction, status: ActionStatus, note?: string): void {
+  work.result.actions.push({
+    rule: action.rule,
+    kind: action.kind,
+    ...(actionDetail(action) !== undefined ? { detail: actionDetail(action) } : {}),
+    status,
+    ...(note ? { note } : {}),
+  });
+}
+
+export function actionDetail(action: PlannedAction): string | undefined {
+  switch (action.kind) {
+    case 'flag':
+    case 'unflag':
+      return action.flags.join(' ');
+    case 'copy':
+    case 'move':
+      return 'path' in action.target ? action.target.path : action.target.specialUse;
+    case 'emit':
+      return action.detailType;
+    case 'webhook':
+      return new URL(action.url).host;
+    case 'saveAttachments':
+      return action.prefix;
+    default:
+      return undefined;
+  }
+}
+
+function groupKey(action: PlannedAction): string {
+  return `${action.kind}\u0000${actionDetail(action) ?? ''}`;
+}
+
+function fail(work: Work, error: unknown): void {
+  work.result.status = 'failed';
+  work.result.error ??= describe(error);
+}
+
+function describe(error: unknown): { code: string; message: string } {
+  if (isPostroomError(error)) return { code: error.code, message: error.message };
+  if (error instanceof Error) return { code: error.name, message: error.message };
+  return { code: 'UNKNOWN', message: String(error) };
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+/** Read through a function: the status changes inside awaited calls, which narrowing cannot see. */
+function hasFailed(work: Work): boolean {
+  return work.result.status === 'failed';
+}

@@ -1,0 +1,47 @@
+/**
+ * Validation of queue bodies (the queue message contract in DESIGN.md):
+ * whatever arrives from a queue is checked before anything acts on it.
+ */
+import { z } from 'zod';
+import type { QueueMessage } from '../ports.ts';
+
+const address = z.object({ name: z.string().optional(), address: z.string().optional() });
+
+export const queueMessageSchema = z.object({
+  v: z.literal(1),
+  account: z.string().min(1),
+  mailbox: z.string().min(1),
+  uidValidity: z.number().int().positive(),
+  uid: z.number().int().positive(),
+  messageId: z.string().optional(),
+  internalDate: z.string(),
+  size: z.number().int().nonnegative(),
+  flags: z.array(z.string()),
+  envelope: z.object({
+    subject: z.string().optional(),
+    from: z.array(address),
+    to: z.array(address),
+    cc: z.array(address),
+    date: z.string().optional(),
+  }),
+  blob: z.object({ bucket: z.string().optional(), key: z.string().min(1) }),
+});
+
+export type ParsedQueueMessage = { ok: true; message: QueueMessage } | { ok: false; problems: string[] };
+
+export function parseQueueMessage(body: string): ParsedQueueMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, problems: ['body: not JSON'] };
+  }
+  const result = queueMessageSchema.safeParse(json);
+  if (!result.success) {
+    return {
+      ok: false,
+      problems: result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`),
+    };
+  }
+  return { ok: true, message: result.data as QueueMessage };
+}
