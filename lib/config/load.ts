@@ -96,7 +96,9 @@ function deepFreeze<T>(value: T): T {
  * resolved against `LAMBDA_TASK_ROOT`). Env vars are limited to 4 KB, so the
  * CDK construct bundles the file.
  */
-export async function loadConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env): Promise<PostroomConfig> {
+export async function loadConfigFromEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<PostroomConfig> {
   if (env.POSTROOM_CONFIG) return parseConfig(env.POSTROOM_CONFIG, 'POSTROOM_CONFIG');
   const file = env.POSTROOM_CONFIG_FILE ?? 'postroom.config.json';
   const root = env.LAMBDA_TASK_ROOT ?? process.cwd();

@@ -6,17 +6,9 @@
  */
 import { z } from 'zod';
 import { rulesSchema } from '../rules/schema.ts';
+import { secretRefSchema } from './secret-ref.ts';
 
-/** A secret given by reference: an environment variable (local) or a Secrets Manager secret (AWS). */
-export const secretRefSchema = z.union(
-  [
-    z.strictObject({
-      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'),
-    }),
-    z.strictObject({ secret: z.string().min(1, 'expected a secret name or ARN') }),
-  ],
-  { error: 'expected { env: VARIABLE } or { secret: NAME-OR-ARN } (secrets are never written in config)' },
-);
+export { secretRefSchema } from './secret-ref.ts';
 
 /**
  * Where the first poll of a mailbox starts: `new` (only mail arriving from now
