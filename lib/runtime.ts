@@ -27,8 +27,10 @@ import type { AccountConfig, PostroomConfig, StoreConfig } from './config/schema
 import { resolveSecret, type SecretFetcher } from './config/secrets.ts';
 import type { PollDependencies } from './core/poll.ts';
 import type { ProcessDependencies } from './core/process.ts';
+import type { MailboxWatch, WatchHandlers } from './core/runner.ts';
 import { PostroomError } from './errors.ts';
 import { connectMailServer } from './imap/connect.ts';
+import { watchMailbox } from './imap/idle-watcher.ts';
 import type {
   BlobStore,
   CheckpointStore,
@@ -78,6 +80,8 @@ export interface Runtime {
   openSession(account: AccountConfig): Promise<MailServer>;
   pollDependencies(ownerId?: string): PollDependencies;
   processDependencies(): ProcessDependencies;
+  /** Watches a mailbox with IMAP IDLE on a connection of its own (`postroom run`). */
+  watchMailbox(account: AccountConfig, mailbox: string, handlers: WatchHandlers): Promise<MailboxWatch>;
   close(): Promise<void>;
 }
 
@@ -133,11 +137,15 @@ export async function openRuntime(config: PostroomConfig, options: RuntimeOption
   };
   const sendWebhook = createWebhookSender();
 
+  const passwordOf = async (account: AccountConfig): Promise<string> => {
+    const value = await resolveSecret(account.auth.password, secretOptions);
+    options.onSecret?.(value);
+    return value;
+  };
+
   const openSession = async (account: AccountConfig): Promise<MailServer> => {
-    const password = await resolveSecret(account.auth.password, secretOptions);
-    options.onSecret?.(password);
     return connectMailServer(account, {
-      password,
+      password: await passwordOf(account),
       logger: options.logger,
       ...(options.trace ? { trace: (line: string) => options.trace?.say(line) } : {}),
     });
@@ -148,6 +156,12 @@ export async function openRuntime(config: PostroomConfig, options: RuntimeOption
     stores,
     logger: options.logger,
     openSession,
+    watchMailbox: async (account, mailbox, handlers) =>
+      watchMailbox(account, mailbox, handlers, {
+        password: await passwordOf(account),
+        logger: options.logger,
+        ...(options.trace ? { trace: (line: string) => options.trace?.say(line) } : {}),
+      }),
     pollDependencies: (ownerId = defaultOwner) => ({
       ...stores,
       openSession,

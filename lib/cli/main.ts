@@ -10,6 +10,7 @@ import { ConfigError, isPostroomError } from '../errors.ts';
 import { registerDryRun } from './commands/dry-run.ts';
 import { registerPoll } from './commands/poll.ts';
 import { registerProcess } from './commands/process.ts';
+import { registerRun } from './commands/run.ts';
 import { registerValidate } from './commands/validate.ts';
 import { type LogLevel, Terminal } from './output.ts';
 
@@ -65,6 +66,7 @@ Every command takes --help. Secrets are given in config by reference
   registerPoll(program);
   registerProcess(program);
   registerDryRun(program);
+  registerRun(program);
   return program;
 }
 

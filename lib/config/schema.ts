@@ -21,11 +21,11 @@ export const startSchema = z.union(
   },
 );
 
-/** An AWS schedule expression: `rate(5 minutes)` or `cron(...)`. */
+/** An AWS schedule expression: `rate(5 minutes)` or `cron(...)` (six fields); locally also `rate(10 seconds)`. */
 export const scheduleSchema = z
   .string()
   .regex(
-    /^(rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\(.+\))$/,
+    /^(rate\(\s*\d+\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)|cron\(\S+( \S+){5}\))$/,
     'expected a schedule expression such as rate(5 minutes) or cron(0/10 * * * ? *)',
   );
 

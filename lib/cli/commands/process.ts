@@ -77,12 +77,14 @@ export async function drainLocalQueue(
   runtime: Awaited<ReturnType<typeof openRuntime>>,
   batchSize: number,
   onBatch?: (result: Awaited<ReturnType<typeof processBatch>>) => void,
+  signal?: AbortSignal,
 ): Promise<DrainSummary> {
   const consumer = runtime.stores.consumer;
   if (!consumer) throw new ConfigError('no local queue to drain', ['store.kind: expected local']);
   const summary: DrainSummary = { processed: 0, failed: 0, actions: {}, rows: [] };
   const seen = new Set<string>();
-  for (;;) {
+  // Stops between batches when aborted: the batch in flight is finished and acked.
+  while (!signal?.aborted) {
     const all = await consumer.receive(batchSize, VISIBILITY_MS);
     // A message that failed earlier in this drain is not tried again until the next run.
     const again = all.filter((r) => seen.has(rawBlobKey(r.body)));

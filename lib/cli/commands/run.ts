@@ -1,0 +1,121 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/load.ts';
+import { mailboxSettings } from '../../config/schema.ts';
+import { pollAccount } from '../../core/poll.ts';
+import { Runner } from '../../core/runner.ts';
+import { msUntilNext } from '../../core/schedule.ts';
+import { ConfigError } from '../../errors.ts';
+import { openRuntime } from '../../runtime.ts';
+import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
+import { sharedRedactor } from '../output.ts';
+import { ProgressLine } from '../progress.ts';
+import { drainLocalQueue } from './process.ts';
+
+/** SIGTERM must end the process within 10 s (issue 5); leave a margin for LOGOUT. */
+const STOP_DEADLINE_MS = 9_000;
+
+export function registerRun(program: Command): void {
+  addCommonOptions(
+    program
+      .command('run')
+      .summary('poll every account on its schedule and process continuously (one machine)')
+      .description(
+        'Runs the whole pipeline in one process with the local stand-ins: each account is polled on\n' +
+          'its `schedule` (rate(5 minutes) by default; locally also e.g. rate(10 seconds)), mailboxes\n' +
+          'with `idle: true` are watched with IMAP IDLE so new mail is handled within seconds, and the\n' +
+          'queue is processed after every poll that brought mail.\n' +
+          'Ctrl-C / SIGTERM: the batch in flight is finished and checkpointed, sessions log out, exit 0.',
+      )
+      .option('--trace', 'print the IMAP dialog as C:/S: lines on stderr (credentials redacted)')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  $ SUPPORT_IMAP_PASSWORD=... postroom run --config postroom.yaml
+  $ postroom run --config postroom.yaml --verbose     # log every poll and batch`,
+      ),
+  ).action(async (options: GlobalOptions) => {
+    const terminal = terminalFor(options);
+    const config = await loadConfig(options.config);
+    if (config.store.kind !== 'local') {
+      throw new ConfigError('postroom run uses the local stand-ins; in AWS the Lambdas do this work', [
+        'store.kind: expected local for `postroom run`',
+      ]);
+    }
+    if (config.accounts.length === 0) {
+      throw new ConfigError('nothing to run: no accounts', ['accounts: expected at least one account']);
+    }
+    const runtime = await openRuntime(config, {
+      logger: terminal,
+      onSecret: (value) => sharedRedactor.add(value),
+      ...(options.trace ? { trace: terminal } : {}),
+    });
+    const quiet = options.json || options.quiet;
+    const runner = new Runner(
+      {
+        accounts: config.accounts,
+        logger: terminal,
+        poll: async (account, mailboxes, signal) => {
+          const progress = new ProgressLine({ stream: process.stderr, enabled: !quiet });
+          try {
+            return await pollAccount(runtime.pollDependencies(), {
+              account,
+              ingest: config.ingest,
+              signal,
+              ...(mailboxes ? { mailboxes } : {}),
+              onProgress: (p) => progress.update(`${p.account}/${p.mailbox}`, p.fetched, p.total),
+            });
+          } finally {
+            progress.done();
+          }
+        },
+        processQueue: (signal) => drainLocalQueue(runtime, 50, undefined, signal),
+        watch: (account, mailbox, handlers) => runtime.watchMailbox(account, mailbox, handlers),
+        onJobDone: (job, outcome) => {
+          if (quiet || !outcome.ok) return;
+          if (job.kind === 'poll' && outcome.fetched)
+            terminal.say(`${job.account}: fetched ${outcome.fetched}`);
+          if (job.kind === 'process' && outcome.processed) terminal.say(`processed ${outcome.processed}`);
+        },
+      },
+      msUntilNext,
+    );
+
+    let stopping: Promise<void> | undefined;
+    const stop = (signalName: string) => {
+      if (stopping) {
+        terminal.say(`${signalName} again: exiting now`);
+        process.exit(1);
+      }
+      terminal.say(`${signalName}: finishing the batch in flight, then logging out…`);
+      const timer = setTimeout(() => {
+        terminal.say('could not stop cleanly in time; exiting (the checkpoint only covers finished batches)');
+        process.exit(1);
+      }, STOP_DEADLINE_MS);
+      timer.unref();
+      stopping = runner.stop().then(() => clearTimeout(timer));
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+
+    await runner.start();
+    if (!quiet) {
+      const watched = config.accounts.flatMap((a) =>
+        mailboxSettings(a)
+          .filter((m) => m.idle)
+          .map((m) => `${a.id}/${m.name}`),
+      );
+      terminal.say(
+        `postroom is running: ${config.accounts.map((a) => `${a.id} (${a.schedule})`).join(', ')}` +
+          (watched.length > 0 ? `; IDLE on ${watched.join(', ')}` : '') +
+          '. Ctrl-C to stop.',
+      );
+    }
+    await new Promise<void>((resolve) =>
+      runner.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    await stopping;
+    await runtime.close();
+    if (!quiet) terminal.say('stopped cleanly');
+  });
+}

@@ -1,0 +1,6 @@
+/** Writes postroom.schema.json at the repo root: `npm run schema`. */
+import { writeFileSync } from 'node:fs';
+import { configJsonSchemaText } from '#lib/config/json-schema.ts';
+
+writeFileSync(new URL('../postroom.schema.json', import.meta.url), configJsonSchemaText());
+console.log('wrote postroom.schema.json');
