@@ -11,10 +11,12 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
+import { fetchSecretFromSecretsManager } from '#lib/adapters/aws/secrets.ts';
+import { openAwsStores } from '#lib/adapters/aws/stores.ts';
+import { composeRuntime } from '#lib/compose.ts';
 import { awsStoreFromEnvironment, loadConfigFromEnvironment } from '#lib/config/load.ts';
 import { type PollResult, pollAccount } from '#lib/core/poll.ts';
 import { ConfigError } from '#lib/errors.ts';
-import { openRuntime } from '#lib/runtime.ts';
 
 export interface PollEvent {
   account: string;
@@ -27,9 +29,10 @@ const SAFETY_MARGIN_MS = 30_000;
 const logger = new Logger({ serviceName: 'postroom' });
 const metrics = new Metrics({ namespace: 'Postroom', serviceName: 'postroom' });
 const config = await loadConfigFromEnvironment();
-const runtime = await openRuntime(config, {
+const runtime = await composeRuntime(config, {
   logger: fromPowertools(logger),
-  store: awsStoreFromEnvironment(),
+  stores: openAwsStores(awsStoreFromEnvironment()),
+  fetchSecret: fetchSecretFromSecretsManager,
 });
 
 async function poll(
@@ -59,10 +62,9 @@ async function poll(
       single.addDimensions({ account: mailbox.account, mailbox: mailbox.mailbox });
       single.addMetric('MessagesIngested', MetricUnit.Count, mailbox.fetched);
       if (mailbox.lag !== undefined) single.addMetric('MailboxLag', MetricUnit.Count, mailbox.lag);
-      if (mailbox.outcome === 'failed') single.addMetric('PollErrors', MetricUnit.Count, 1);
     }
     const errors = result.mailboxes.filter((m) => m.outcome === 'failed');
-    if (errors.length === 0) metrics.addDimensions({ account: account.id });
+    metrics.addDimensions({ account: account.id });
     metrics.addMetric(errors.length === 0 ? 'PollSucceeded' : 'PollErrors', MetricUnit.Count, 1);
     logger.info('poll finished', { fetched: result.fetched, mailboxes: result.mailboxes });
     return result;

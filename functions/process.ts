@@ -16,17 +16,20 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
+import { fetchSecretFromSecretsManager } from '#lib/adapters/aws/secrets.ts';
+import { openAwsStores } from '#lib/adapters/aws/stores.ts';
+import { composeRuntime } from '#lib/compose.ts';
 import { awsStoreFromEnvironment, loadConfigFromEnvironment } from '#lib/config/load.ts';
 import { type BatchItem, processBatch } from '#lib/core/process.ts';
 import { parseQueueMessage } from '#lib/core/queue-message.ts';
-import { openRuntime } from '#lib/runtime.ts';
 
 const logger = new Logger({ serviceName: 'postroom' });
 const metrics = new Metrics({ namespace: 'Postroom', serviceName: 'postroom' });
 const config = await loadConfigFromEnvironment();
-const runtime = await openRuntime(config, {
+const runtime = await composeRuntime(config, {
   logger: fromPowertools(logger),
-  store: awsStoreFromEnvironment(),
+  stores: openAwsStores(awsStoreFromEnvironment()),
+  fetchSecret: fetchSecretFromSecretsManager,
 });
 
 async function processRecords(event: SQSEvent): Promise<SQSBatchResponse> {
@@ -50,8 +53,19 @@ async function processRecords(event: SQSEvent): Promise<SQSBatchResponse> {
     });
   }
   const result = await processBatch(runtime.processDependencies(), items);
+  // Per account, as the alarms and the dashboard read them (infra/metrics.ts).
+  const perAccount = new Map<string, { matches: number; actions: number; errors: number }>();
+  const tally = (account: string) => {
+    const entry = perAccount.get(account) ?? { matches: 0, actions: 0, errors: 0 };
+    perAccount.set(account, entry);
+    return entry;
+  };
   for (const item of result.items) {
+    const entry = tally(item.account);
+    entry.matches += item.matched.length;
+    entry.actions += item.actions.filter((a) => a.status === 'done' || a.status === 'left-deleted').length;
     if (item.status === 'failed') {
+      entry.errors += 1;
       logger.warn('message failed; left on the queue', {
         uid: item.uid,
         account: item.account,
@@ -59,15 +73,19 @@ async function processRecords(event: SQSEvent): Promise<SQSBatchResponse> {
       });
       failures.push({ itemIdentifier: item.id });
     }
-    if (item.matched.length > 0) metrics.addMetric('RuleMatches', MetricUnit.Count, item.matched.length);
   }
-  for (const [kind, count] of Object.entries(result.actions)) {
+  for (const [account, entry] of perAccount) {
     const single = metrics.singleMetric();
-    single.addDimension('action', kind);
-    single.addMetric('ActionsApplied', MetricUnit.Count, count);
+    single.addDimension('account', account);
+    single.addMetric('RuleMatches', MetricUnit.Count, entry.matches);
+    single.addMetric('ActionsApplied', MetricUnit.Count, entry.actions);
+    single.addMetric('ProcessErrors', MetricUnit.Count, entry.errors);
   }
-  metrics.addMetric('MessagesProcessed', MetricUnit.Count, result.processed);
-  if (failures.length > 0) metrics.addMetric('ProcessErrors', MetricUnit.Count, failures.length);
+  logger.info('batch processed', {
+    processed: result.processed,
+    failed: result.failed,
+    actions: result.actions,
+  });
   return { batchItemFailures: failures };
 }
 

@@ -5,7 +5,7 @@
  * Generated from the one zod schema, so it cannot drift from what
  * `postroom validate` accepts (a unit test compares it with the committed file).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { configSchema } from './schema.ts';
 
 export function configJsonSchema(): Record<string, unknown> {

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ConfigError } from '../errors.ts';
 import { configSchema, type PostroomConfig } from './schema.ts';
 

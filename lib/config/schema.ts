@@ -4,7 +4,7 @@
  * errors everywhere (they are usually typos), and secrets appear only by
  * reference.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { rulesSchema } from '../rules/schema.ts';
 import { secretRefSchema } from './secret-ref.ts';
 

@@ -3,7 +3,7 @@
  * Manager secret (AWS). Secrets are never written in config by value. Shared by
  * the account schema and the rule schema (webhook secrets).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const secretRefSchema = z.union(
   [

@@ -2,7 +2,7 @@
  * Validation of queue bodies (the queue message contract in DESIGN.md):
  * whatever arrives from a queue is checked before anything acts on it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { QueueMessage } from '../ports.ts';
 
 const address = z.object({ name: z.string().optional(), address: z.string().optional() });

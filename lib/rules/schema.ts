@@ -53,7 +53,7 @@
  * several matching rules combine.
  */
 import { RE2JS } from 're2js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { secretRefSchema } from '../config/secret-ref.ts';
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,38 @@
+/**
+ * The AWS stores: S3, SQS, DynamoDB (one table) and EventBridge. The only
+ * store module a Lambda bundle imports.
+ */
+
+import type { Stores } from '../../compose.ts';
+import type { StoreConfig } from '../../config/schema.ts';
+import { PostroomError } from '../../errors.ts';
+import { DynamoCheckpointStore } from './dynamodb-checkpoint-store.ts';
+import { DynamoDeliveryLog } from './dynamodb-delivery-log.ts';
+import { DynamoIdempotencyStore } from './dynamodb-idempotency-store.ts';
+import { DynamoLeaseStore } from './dynamodb-lease-store.ts';
+import { EventBridgeEventSink } from './eventbridge-event-sink.ts';
+import { S3BlobStore } from './s3-blob-store.ts';
+import { SqsQueue } from './sqs-queue.ts';
+
+export function openAwsStores(store: Extract<StoreConfig, { kind: 'aws' }>): Stores {
+  const table = { tableName: store.table };
+  return {
+    kind: 'aws',
+    blobs: new S3BlobStore({ bucket: store.bucket }),
+    queue: new SqsQueue({ queueUrl: store.queueUrl }),
+    checkpoints: new DynamoCheckpointStore(table),
+    leases: new DynamoLeaseStore(table),
+    deliveries: new DynamoDeliveryLog(table),
+    idempotency: new DynamoIdempotencyStore(table),
+    events: store.eventBus
+      ? new EventBridgeEventSink({ eventBusName: store.eventBus })
+      : {
+          emit: async () => {
+            throw new PostroomError(
+              'EVENTS_UNCONFIGURED',
+              'a rule emits events but store.eventBus is not set',
+            );
+          },
+        },
+  };
+}
