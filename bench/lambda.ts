@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { deflateRawSync } from 'node:zlib';
@@ -154,7 +154,8 @@ try {
   const started = performance.now();
   const dirs = await bundle(outdir);
   process.stderr.write(
-    `bundled in ${((performance.now() - started) / 1000).toFixed(1)} s (Node ${process.version})\n`,
+    `bundled in ${((performance.now() - started) / 1000).toFixed(1)} s; Node ${process.version}, ` +
+      `load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores\n`,
   );
   const rows: string[][] = [
     [
