@@ -68,6 +68,12 @@ export interface BlobStore {
   /** Streams the blob back; rejects with `BlobNotFoundError` when there is none. */
   get(key: string): Promise<Readable>;
   exists(key: string): Promise<boolean>;
+  /**
+   * Makes every blob put so far durable, where puts alone do not (the local
+   * folder defers its fsyncs to one flush per batch). Called before the queue
+   * learns of the blobs.
+   */
+  flush?(): Promise<void>;
 }
 
 /** The sending side of the ingest queue (what pollers need). */

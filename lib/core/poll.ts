@@ -359,6 +359,8 @@ async function storeBatch(
     },
   );
   await pool.drain();
+  // The queue must never point at a blob that a crash could still take away.
+  await deps.blobs.flush?.();
 
   const messages = metas.flatMap((m) => stored.get(m.uid) ?? []);
   if (messages.length > 0) {

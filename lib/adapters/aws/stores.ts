@@ -3,9 +3,11 @@
  * store module a Lambda bundle imports.
  */
 
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Stores } from '../../compose.ts';
 import type { StoreConfig } from '../../config/schema.ts';
 import { PostroomError } from '../../errors.ts';
+import { awsClientConfig } from './clients.ts';
 import { DynamoCheckpointStore } from './dynamodb-checkpoint-store.ts';
 import { DynamoDeliveryLog } from './dynamodb-delivery-log.ts';
 import { DynamoIdempotencyStore } from './dynamodb-idempotency-store.ts';
@@ -15,7 +17,8 @@ import { S3BlobStore } from './s3-blob-store.ts';
 import { SqsQueue } from './sqs-queue.ts';
 
 export function openAwsStores(store: Extract<StoreConfig, { kind: 'aws' }>): Stores {
-  const table = { tableName: store.table };
+  // One DynamoDB client (one connection pool) for all four state stores.
+  const table = { tableName: store.table, client: new DynamoDBClient(awsClientConfig()) };
   return {
     kind: 'aws',
     blobs: new S3BlobStore({ bucket: store.bucket }),

@@ -29,7 +29,7 @@ export function openLocalStores(
   const eventsFile = join(store.dir, 'events.jsonl');
   return {
     kind: 'local',
-    blobs: new FsBlobStore(store.dir),
+    blobs: new FsBlobStore(store.dir, { deferSync: true }),
     queue,
     consumer: queue,
     checkpoints: new SqliteCheckpointStore({ db }),

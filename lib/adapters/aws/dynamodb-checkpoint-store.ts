@@ -1,0 +1,121 @@
+/**
+ * Checkpoints in the state table: one item per (account, mailbox), replaced by
+ * a single conditional PutItem so two pollers can never both move it.
+ */
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { CheckpointConflictError } from '../../errors.ts';
+import type { Checkpoint, CheckpointStore } from '../../ports.ts';
+import {
+  type DynamoStoreOptions,
+  documentClient,
+  escapeKey,
+  isConditionalCheckFailed,
+  keyPart,
+} from './dynamodb-table.ts';
+
+const SK = 'ckpt';
+
+/** `CheckpointStore` over DynamoDB (item `pk=ckpt#<account>#<mailbox>`, `sk=ckpt`). */
+export class DynamoCheckpointStore implements CheckpointStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(options: Omit<DynamoStoreOptions, 'clock'>) {
+    this.#client = documentClient(options.client);
+    this.#table = options.tableName;
+  }
+
+  async get(account: string, mailbox: string): Promise<Checkpoint | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#table, Key: key(account, mailbox), ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    const checkpoint: Checkpoint = {
+      uidValidity: Number(Item.uidValidity),
+      lastUid: Number(Item.lastUid),
+      uidNext: Number(Item.uidNext),
+    };
+    if (typeof Item.highestModSeq === 'string') checkpoint.highestModSeq = Item.highestModSeq;
+    return checkpoint;
+  }
+
+  async advance(
+    account: string,
+    mailbox: string,
+    next: Checkpoint,
+    previous: Checkpoint | undefined,
+  ): Promise<void> {
+    checkForward(account, mailbox, next, previous);
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    let condition: string;
+    if (previous === undefined) {
+      condition = 'attribute_not_exists(pk)';
+    } else {
+      // The stored item must be exactly `previous`: any difference means another poller wrote in between.
+      Object.assign(names, { '#v': 'uidValidity', '#l': 'lastUid', '#n': 'uidNext', '#m': 'highestModSeq' });
+      Object.assign(values, { ':v': previous.uidValidity, ':l': previous.lastUid, ':n': previous.uidNext });
+      condition = '#v = :v AND #l = :l AND #n = :n AND ';
+      if (previous.highestModSeq === undefined) {
+        condition += 'attribute_not_exists(#m)';
+      } else {
+        values[':m'] = previous.highestModSeq;
+        condition += '#m = :m';
+      }
+    }
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            ...key(account, mailbox),
+            uidValidity: next.uidValidity,
+            lastUid: next.lastUid,
+            uidNext: next.uidNext,
+            // Absent rather than undefined: an injected document client may not drop undefined values.
+            ...(next.highestModSeq === undefined ? {} : { highestModSeq: next.highestModSeq }),
+            updatedAt: new Date().toISOString(),
+          },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: Object.keys(names).length > 0 ? names : undefined,
+          ExpressionAttributeValues: Object.keys(values).length > 0 ? values : undefined,
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      throw new CheckpointConflictError(
+        `the checkpoint of ${account}/${mailbox} is no longer the one this poller read`,
+        { account, mailbox, expectedUidValidity: previous?.uidValidity, expectedLastUid: previous?.lastUid },
+      );
+    }
+  }
+}
+
+function key(account: string, mailbox: string): { pk: string; sk: string } {
+  return { pk: keyPart(`ckpt#${escapeKey(account)}#${escapeKey(mailbox)}`, 2000), sk: SK };
+}
+
+/**
+ * Within one UIDVALIDITY, UIDs only grow (RFC 3501 2.3.1.1), so a lower
+ * `lastUid` can only come from a stale poller. A new UIDVALIDITY voids every
+ * stored UID and may start anywhere.
+ */
+function checkForward(
+  account: string,
+  mailbox: string,
+  next: Checkpoint,
+  previous: Checkpoint | undefined,
+): void {
+  if (previous && next.uidValidity === previous.uidValidity && next.lastUid < previous.lastUid) {
+    throw new CheckpointConflictError(
+      `refusing to move the checkpoint of ${account}/${mailbox} back from UID ${previous.lastUid} to ${next.lastUid}`,
+      {
+        account,
+        mailbox,
+        uidValidity: next.uidValidity,
+        lastUid: previous.lastUid,
+        nextLastUid: next.lastUid,
+      },
+    );
+  }
+}

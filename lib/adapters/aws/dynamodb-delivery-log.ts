@@ -1,0 +1,124 @@
+/**
+ * Delivered-message fingerprints in the state table: one item per fingerprint
+ * under the mailbox's partition, written with BatchWriteItem (25 per call) and
+ * looked up with BatchGetItem (100 per call), several calls in flight.
+ */
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  type BatchGetCommandOutput,
+  BatchWriteCommand,
+  type BatchWriteCommandInput,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { PostroomError } from '../../errors.ts';
+import type { DeliveryLog } from '../../ports.ts';
+import {
+  chunk,
+  type DynamoStoreOptions,
+  documentClient,
+  escapeKey,
+  forEachLimited,
+  keyPart,
+  sleep,
+} from './dynamodb-table.ts';
+
+/** Service limits per request (DynamoDB API reference, BatchWriteItem / BatchGetItem). */
+const WRITE_BATCH = 25;
+const GET_BATCH = 100;
+
+/** Tuning for `DynamoDeliveryLog`. */
+export interface DynamoDeliveryLogOptions extends Omit<DynamoStoreOptions, 'clock'> {
+  /** Batch requests in flight at once. @default 8 */
+  concurrency?: number;
+  /**
+   * Rounds of retrying what DynamoDB left unprocessed (throttling, partition
+   * limits) before giving up with a retryable error. @default 8
+   */
+  maxRetries?: number;
+}
+
+/** `DeliveryLog` over DynamoDB (items `pk=dlv#<account>#<mailbox>`, `sk=<fingerprint>`). */
+export class DynamoDeliveryLog implements DeliveryLog {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #concurrency: number;
+  readonly #maxRetries: number;
+
+  constructor(options: DynamoDeliveryLogOptions) {
+    this.#client = documentClient(options.client);
+    this.#table = options.tableName;
+    this.#concurrency = options.concurrency ?? 8;
+    this.#maxRetries = options.maxRetries ?? 8;
+  }
+
+  async record(account: string, mailbox: string, fingerprints: string[]): Promise<void> {
+    const pk = partition(account, mailbox);
+    // BatchWriteItem rejects a request naming the same key twice.
+    const sortKeys = [...new Set(fingerprints.map((fingerprint) => keyPart(fingerprint)))];
+    await forEachLimited(chunk(sortKeys, WRITE_BATCH), this.#concurrency, async (batch) => {
+      let requests: NonNullable<BatchWriteCommandInput['RequestItems']>[string] = batch.map((sk) => ({
+        PutRequest: { Item: { pk, sk } },
+      }));
+      for (let attempt = 0; ; attempt++) {
+        const { UnprocessedItems } = await this.#client.send(
+          new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }),
+        );
+        requests = UnprocessedItems?.[this.#table] ?? [];
+        if (requests.length === 0) return;
+        if (attempt >= this.#maxRetries) throw incomplete('record', account, mailbox, requests.length);
+        await sleep(backoff(attempt));
+      }
+    });
+  }
+
+  async findDelivered(account: string, mailbox: string, fingerprints: string[]): Promise<Set<string>> {
+    const pk = partition(account, mailbox);
+    // Several fingerprints could share a (hashed) sort key only by a SHA-256 collision; a map keeps it exact.
+    const bySortKey = new Map<string, string[]>();
+    for (const fingerprint of fingerprints) {
+      const sk = keyPart(fingerprint);
+      const list = bySortKey.get(sk);
+      if (list) list.push(fingerprint);
+      else bySortKey.set(sk, [fingerprint]);
+    }
+    const found = new Set<string>();
+    await forEachLimited(chunk([...bySortKey.keys()], GET_BATCH), this.#concurrency, async (batch) => {
+      let request: NonNullable<BatchGetCommandInput['RequestItems']>[string] | undefined = {
+        Keys: batch.map((sk) => ({ pk, sk })),
+        ConsistentRead: true,
+        ProjectionExpression: 'sk',
+      };
+      for (let attempt = 0; ; attempt++) {
+        const { Responses, UnprocessedKeys }: BatchGetCommandOutput = await this.#client.send(
+          new BatchGetCommand({ RequestItems: { [this.#table]: request } }),
+        );
+        for (const item of Responses?.[this.#table] ?? []) {
+          for (const fingerprint of bySortKey.get(String(item.sk)) ?? []) found.add(fingerprint);
+        }
+        request = UnprocessedKeys?.[this.#table];
+        if (!request?.Keys?.length) return;
+        if (attempt >= this.#maxRetries) throw incomplete('look up', account, mailbox, request.Keys.length);
+        await sleep(backoff(attempt));
+      }
+    });
+    return found;
+  }
+}
+
+function partition(account: string, mailbox: string): string {
+  return keyPart(`dlv#${escapeKey(account)}#${escapeKey(mailbox)}`, 2000);
+}
+
+/** Exponential backoff with full jitter, as AWS recommends for unprocessed batch items. */
+function backoff(attempt: number): number {
+  return Math.random() * Math.min(2_000, 50 * 2 ** attempt);
+}
+
+function incomplete(action: string, account: string, mailbox: string, left: number): PostroomError {
+  return new PostroomError(
+    'STATE_STORE_INCOMPLETE',
+    `could not ${action} ${left} delivery fingerprints of ${account}/${mailbox}: DynamoDB kept them unprocessed`,
+    { retryable: true, context: { account, mailbox, left } },
+  );
+}

@@ -1,0 +1,373 @@
+/**
+ * One contract suite for the BlobStore port, run over the folder store and the
+ * S3 store against s3rver. The S3 store is built the way the Lambda builds it:
+ * no client passed, the endpoint from `AWS_ENDPOINT_URL_S3`.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { S3BlobStore } from '#lib/adapters/aws/s3-blob-store.ts';
+import { FsBlobStore, InvalidBlobKeyError } from '#lib/adapters/local/fs-blob-store.ts';
+import { BlobNotFoundError } from '#lib/errors.ts';
+import type { BlobStore } from '#lib/ports.ts';
+import { createBucket, type Emulator, startS3Emulator, useEmulatorEnv } from '../helpers/emulators.ts';
+
+const MiB = 1024 * 1024;
+
+interface Subject {
+  name: string;
+  open(): Promise<{ store: BlobStore; bucket?: string; close(): Promise<void> }>;
+}
+
+/** The S3 emulator: the shared one from the global setup, or one of our own. */
+async function s3Endpoint(): Promise<{ endpoint: string; own?: Emulator }> {
+  const shared = (inject('servers') as { emulators?: { s3?: string } } | undefined)?.emulators?.s3;
+  if (shared) return { endpoint: shared };
+  const own = await startS3Emulator();
+  return { endpoint: own.endpoint, own };
+}
+
+const subjects: Subject[] = [
+  {
+    name: 'FsBlobStore',
+    async open() {
+      const dir = await mkdtemp(join(tmpdir(), 'postroom-blobs-'));
+      return {
+        store: new FsBlobStore(dir),
+        close: () => rm(dir, { recursive: true, force: true }),
+      };
+    },
+  },
+  {
+    name: 'S3BlobStore (s3rver)',
+    async open() {
+      const { endpoint, own } = await s3Endpoint();
+      const bucket = `postroom-${randomUUID()}`;
+      await createBucket(endpoint, bucket);
+      const restore = useEmulatorEnv({ s3: endpoint });
+      return {
+        store: new S3BlobStore({ bucket }),
+        bucket,
+        async close() {
+          restore();
+          await own?.stop();
+        },
+      };
+    },
+  },
+];
+
+/**
+ * A full garbage collection, so `arrayBuffers` counts live buffers only (a
+ * generational GC may otherwise leave tens of MiB of spent chunks around).
+ * `--expose-gc` set at run time makes `gc` available to new contexts.
+ */
+const collectGarbage = (() => {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+})();
+
+function key(uid: number): string {
+  return `raw/acme/INBOX/1700000000/${uid}.eml`;
+}
+
+/** Deterministic pseudo-random chunks, made on demand: the whole body never exists at once. */
+function* pseudoRandomChunks(totalBytes: number, chunkBytes: number): Generator<Buffer> {
+  let state = 0x9e3779b9;
+  for (let sent = 0; sent < totalBytes; sent += chunkBytes) {
+    const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, totalBytes - sent));
+    for (let i = 0; i + 4 <= chunk.length; i += 4) {
+      // xorshift32
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      chunk.writeUInt32LE(state >>> 0, i);
+    }
+    yield chunk;
+  }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function sha256Of(stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+describe.each(subjects)('BlobStore contract: $name', (subject) => {
+  let store: BlobStore;
+  let bucket: string | undefined;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ store, bucket, close } = await subject.open());
+  });
+
+  afterAll(async () => {
+    await close();
+  });
+
+  it('returns the exact bytes it was given', async () => {
+    // Prepare: CRLF, NUL and high bytes, as raw RFC 5322 messages can have.
+    const body = Buffer.concat([
+      Buffer.from('Subject: =?UTF-8?B?w6k=?=\r\n\r\nbody\r\n.\r\n'),
+      Buffer.from([0x00, 0xff, 0x80, 0x0d]),
+    ]);
+
+    // Act
+    const location = await store.put(key(1), new Uint8Array(body));
+    const read = await readAll(await store.get(key(1)));
+
+    // Assess
+    expect(read.equals(body)).toBe(true);
+    expect(location).toEqual(bucket ? { bucket, key: key(1) } : { key: key(1) });
+  });
+
+  it('streams a 20 MB message in and back out intact', async () => {
+    // Prepare
+    const total = 20 * MiB;
+    const expected = await sha256Of(pseudoRandomChunks(total, 256 * 1024));
+
+    // Act
+    await store.put(key(2), Readable.from(pseudoRandomChunks(total, 256 * 1024)), { contentLength: total });
+    const actual = await sha256Of(await store.get(key(2)));
+
+    // Assess
+    expect(actual).toBe(expected);
+  });
+
+  it('replaces the blob when the same key is put again', async () => {
+    // Prepare
+    await store.put(key(3), new Uint8Array(Buffer.from('a longer first version of the message')));
+
+    // Act
+    await store.put(key(3), Readable.from([Buffer.from('second')]));
+
+    // Assess
+    expect((await readAll(await store.get(key(3)))).toString()).toBe('second');
+  });
+
+  it('keeps the previous blob when a streamed put fails midway', async () => {
+    // Prepare
+    await store.put(key(4), new Uint8Array(Buffer.from('complete message')));
+    const failing = Readable.from(
+      (function* () {
+        yield Buffer.from('half a mess');
+        throw new Error('IMAP connection lost');
+      })(),
+    );
+
+    // Act
+    const put = store.put(key(4), failing);
+
+    // Assess
+    await expect(put).rejects.toThrow('IMAP connection lost');
+    expect((await readAll(await store.get(key(4)))).toString()).toBe('complete message');
+  });
+
+  it('rejects get of a missing key with BlobNotFoundError', async () => {
+    // Act
+    const get = store.get(key(999));
+
+    // Assess
+    await expect(get).rejects.toBeInstanceOf(BlobNotFoundError);
+    await expect(get).rejects.toMatchObject({ code: 'BLOB_NOT_FOUND', context: { key: key(999) } });
+  });
+
+  it('tells whether a blob exists, and a key prefix is not a blob', async () => {
+    // Prepare
+    const before = await store.exists(key(5));
+    await store.put(key(5), new Uint8Array([1]));
+
+    // Act
+    const after = await store.exists(key(5));
+    const prefix = await store.exists('raw/acme/INBOX');
+
+    // Assess
+    expect(before).toBe(false);
+    expect(after).toBe(true);
+    expect(prefix).toBe(false);
+  });
+
+  it('keeps mailbox names with spaces, percent signs and non-ASCII apart', async () => {
+    // Prepare
+    const keys = [
+      'raw/acme/Sent%20Items/1/1.eml',
+      'raw/acme/Sent Items/1/1.eml',
+      'raw/acme/Entw&APw-rfe/1/1.eml',
+    ];
+
+    // Act
+    for (const [i, k] of keys.entries()) await store.put(k, new Uint8Array([i]));
+
+    // Assess
+    for (const [i, k] of keys.entries()) expect([...(await readAll(await store.get(k)))]).toEqual([i]);
+  });
+});
+
+describe('FsBlobStore', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'postroom-fs-blobs-'));
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each(['../outside.eml', 'raw/../../outside.eml', '/etc/passwd', 'raw//1.eml', 'raw/./1.eml', ''])(
+    'refuses the key %j',
+    async (badKey) => {
+      // Prepare
+      const store = new FsBlobStore(dir);
+
+      // Act
+      const put = store.put(badKey, new Uint8Array([1]));
+
+      // Assess
+      await expect(put).rejects.toBeInstanceOf(InvalidBlobKeyError);
+      await expect(put).rejects.toMatchObject({ code: 'BLOB_KEY_INVALID' });
+    },
+  );
+
+  it('writes a 20 MB stream holding only a few chunks in memory at a time', async () => {
+    // Prepare: live memory, measured after a full collection, at every chunk the store pulls.
+    const store = new FsBlobStore(join(dir, 'memory'));
+    const total = 20 * MiB;
+    collectGarbage();
+    const before = process.memoryUsage().arrayBuffers;
+    let peak = 0;
+    const source = Readable.from(
+      (function* () {
+        let n = 0;
+        for (const chunk of pseudoRandomChunks(total, 64 * 1024)) {
+          if (n++ % 16 === 0) {
+            collectGarbage();
+            peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
+          }
+          yield chunk;
+        }
+      })(),
+    );
+
+    // Act
+    await store.put(key(1), source);
+
+    // Assess: buffering the stream would have held up to 20 MiB by the last chunks.
+    expect(peak).toBeLessThan(4 * MiB);
+    expect((await stat(join(dir, 'memory', key(1)))).size).toBe(total);
+  });
+
+  it('leaves no temp files behind, also after a failed put', async () => {
+    // Prepare
+    const store = new FsBlobStore(join(dir, 'clean'));
+    const failing = Readable.from(
+      (function* () {
+        yield Buffer.from('partial');
+        throw new Error('stream broke');
+      })(),
+    );
+
+    // Act
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.put(key(i), new Uint8Array([i]))));
+    await expect(store.put(key(100), failing)).rejects.toThrow('stream broke');
+
+    // Assess
+    const files = await readdir(join(dir, 'clean', 'raw/acme/INBOX/1700000000'));
+    expect(files.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `${i}.eml`).sort());
+  });
+
+  it('recreates a folder that was removed behind its back', async () => {
+    // Prepare
+    const root = join(dir, 'removed');
+    const store = new FsBlobStore(root);
+    await store.put(key(1), new Uint8Array([1]));
+    await rm(join(root, 'raw'), { recursive: true });
+
+    // Act
+    await store.put(key(2), new Uint8Array([2]));
+
+    // Assess
+    expect(await store.exists(key(2))).toBe(true);
+  });
+
+  it('with deferSync, has every blob in place at once and flushes them on flush()', async () => {
+    // Prepare
+    const store = new FsBlobStore(join(dir, 'deferred'), { deferSync: true });
+
+    // Act
+    await Promise.all(Array.from({ length: 10 }, (_, i) => store.put(key(i), new Uint8Array([i]))));
+    const visibleBeforeFlush = await store.exists(key(9));
+    await store.flush();
+
+    // Assess
+    expect(visibleBeforeFlush).toBe(true);
+    expect([...(await readAll(await store.get(key(9))))]).toEqual([9]);
+  });
+});
+
+describe('S3BlobStore', () => {
+  let endpoint: string;
+  let own: Emulator | undefined;
+  let restore: () => void;
+
+  beforeAll(async () => {
+    ({ endpoint, own } = await s3Endpoint());
+    restore = useEmulatorEnv({ s3: endpoint });
+  });
+
+  afterAll(async () => {
+    restore();
+    await own?.stop();
+  });
+
+  it('uploads a stream larger than a part as a multipart upload of 8 MiB parts', async () => {
+    // Prepare
+    const bucket = `postroom-${randomUUID()}`;
+    await createBucket(endpoint, bucket);
+    const store = new S3BlobStore({ bucket });
+    const commands: string[] = [];
+    store.client.middlewareStack.add(
+      (next, context) => (args) => {
+        commands.push(context.commandName ?? '?');
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+
+    // Act
+    await store.put(key(1), Readable.from(pseudoRandomChunks(17 * MiB, 256 * 1024)));
+
+    // Assess: parts of at most 8 MiB are what bounds the memory of a streamed put.
+    expect(commands.filter((c) => c === 'UploadPartCommand')).toHaveLength(3);
+    expect(commands).toContain('CompleteMultipartUploadCommand');
+    const head = await store.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key(1) }));
+    expect(head.ContentLength).toBe(17 * MiB);
+  });
+
+  it('stores a .eml blob as message/rfc822', async () => {
+    // Prepare
+    const bucket = `postroom-${randomUUID()}`;
+    await createBucket(endpoint, bucket);
+    const store = new S3BlobStore({ bucket });
+
+    // Act
+    await store.put(key(1), new Uint8Array(Buffer.from('Subject: hi\r\n\r\n')));
+
+    // Assess
+    const head = await store.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key(1) }));
+    expect(head.ContentType).toBe('message/rfc822');
+  });
+});

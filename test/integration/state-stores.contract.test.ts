@@ -1,0 +1,679 @@
+/**
+ * One contract suite per state port (CheckpointStore, LeaseStore, DeliveryLog,
+ * IdempotencyStore), run over the SQLite and the DynamoDB (dynalite) adapters.
+ * Every test uses fresh account/mailbox/key names, so the adapters' storage is
+ * shared by the whole file.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DynamoCheckpointStore } from '#lib/adapters/aws/dynamodb-checkpoint-store.ts';
+import { DynamoDeliveryLog } from '#lib/adapters/aws/dynamodb-delivery-log.ts';
+import { DynamoIdempotencyStore } from '#lib/adapters/aws/dynamodb-idempotency-store.ts';
+import { DynamoLeaseStore } from '#lib/adapters/aws/dynamodb-lease-store.ts';
+import { createTable } from '#lib/adapters/aws/dynamodb-table.ts';
+import { closeAllDatabases, openDatabase, type SqliteDatabase } from '#lib/adapters/local/sqlite.ts';
+import { SqliteCheckpointStore } from '#lib/adapters/local/sqlite-checkpoint-store.ts';
+import { SqliteDeliveryLog } from '#lib/adapters/local/sqlite-delivery-log.ts';
+import { SqliteIdempotencyStore } from '#lib/adapters/local/sqlite-idempotency-store.ts';
+import { SqliteLeaseStore } from '#lib/adapters/local/sqlite-lease-store.ts';
+import { CheckpointConflictError, PostroomError } from '#lib/errors.ts';
+import type { Checkpoint, CheckpointStore, DeliveryLog, IdempotencyStore, LeaseStore } from '#lib/ports.ts';
+import {
+  createStateTable,
+  type DynamoEmulator,
+  dynamoClientConfig,
+  startDynamoEmulator,
+  useDynamoEnv,
+} from '../helpers/dynamo-emulator.ts';
+
+/** A wall clock the test moves by hand, shared by every store of one test. */
+interface ManualClock {
+  now: () => number;
+  advance(ms: number): void;
+}
+
+function manualClock(): ManualClock {
+  let now = Date.now();
+  return {
+    now: () => now,
+    advance(ms) {
+      now += ms;
+    },
+  };
+}
+
+/** Builds fresh store instances (a second instance plays a second poller). */
+interface Backend {
+  name: string;
+  checkpoints(): CheckpointStore;
+  leases(clock: ManualClock): LeaseStore;
+  deliveries(): DeliveryLog;
+  idempotency(clock: ManualClock): IdempotencyStore;
+}
+
+let directory: string;
+let db: SqliteDatabase;
+/** Started here only when the project's global setup did not provide one. */
+let ownEmulator: DynamoEmulator | undefined;
+let endpoint: string;
+let tableName: string;
+const clients: DynamoDBClient[] = [];
+
+/** A new client per store instance, so concurrent "pollers" do not share one connection pool. */
+function dynamoClient(): DynamoDBClient {
+  const client = new DynamoDBClient(dynamoClientConfig(endpoint));
+  clients.push(client);
+  return client;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'sqlite',
+    checkpoints: () => new SqliteCheckpointStore({ db }),
+    leases: (clock) => new SqliteLeaseStore({ db, clock: clock.now }),
+    deliveries: () => new SqliteDeliveryLog({ db }),
+    idempotency: (clock) => new SqliteIdempotencyStore({ db, clock: clock.now }),
+  },
+  {
+    name: 'dynamodb',
+    checkpoints: () => new DynamoCheckpointStore({ client: dynamoClient(), tableName }),
+    leases: (clock) => new DynamoLeaseStore({ client: dynamoClient(), tableName, clock: clock.now }),
+    deliveries: () => new DynamoDeliveryLog({ client: dynamoClient(), tableName }),
+    idempotency: (clock) =>
+      new DynamoIdempotencyStore({ client: dynamoClient(), tableName, clock: clock.now }),
+  },
+];
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'postroom-state-'));
+  db = openDatabase(join(directory, 'postroom.db'));
+  const shared = inject('servers')?.emulators.dynamodb;
+  if (shared) {
+    endpoint = shared;
+  } else {
+    ownEmulator = await startDynamoEmulator();
+    endpoint = ownEmulator.endpoint;
+  }
+  tableName = await createStateTable(endpoint);
+});
+
+afterAll(async () => {
+  for (const client of clients) client.destroy();
+  await ownEmulator?.stop();
+  closeAllDatabases();
+  if (directory) await rm(directory, { recursive: true, force: true });
+});
+
+function unique(label: string): string {
+  return `${label}-${randomUUID()}`;
+}
+
+async function conflictOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the write to be refused');
+}
+
+describe.each(backends)('CheckpointStore ($name)', (backend) => {
+  const first: Checkpoint = { uidValidity: 1000, lastUid: 10, uidNext: 11 };
+
+  it('returns nothing for a mailbox never checkpointed', async () => {
+    // Prepare
+    const store = backend.checkpoints();
+
+    // Act
+    const checkpoint = await store.get(unique('account'), 'INBOX');
+
+    // Assess
+    expect(checkpoint).toBeUndefined();
+  });
+
+  it('stores the first checkpoint, highestModSeq included, when none was stored', async () => {
+    // Prepare
+    const store = backend.checkpoints();
+    const account = unique('account');
+    const next: Checkpoint = {
+      uidValidity: 1000,
+      lastUid: 10,
+      uidNext: 11,
+      highestModSeq: '18446744073709551000',
+    };
+
+    // Act
+    await store.advance(account, 'INBOX', next, undefined);
+
+    // Assess
+    expect(await store.get(account, 'INBOX')).toEqual(next);
+  });
+
+  it('moves forward from the stored checkpoint', async () => {
+    // Prepare
+    const store = backend.checkpoints();
+    const account = unique('account');
+    await store.advance(account, 'INBOX', first, undefined);
+    const next: Checkpoint = { uidValidity: 1000, lastUid: 25, uidNext: 26 };
+
+    // Act
+    await store.advance(account, 'INBOX', next, await store.get(account, 'INBOX'));
+
+    // Assess
+    expect(await store.get(account, 'INBOX')).toEqual(next);
+  });
+
+  it('refuses a first write when a checkpoint already exists', async () => {
+    // Prepare
+    const store = backend.checkpoints();
+    const account = unique('account');
+    await store.advance(account, 'INBOX', first, undefined);
+
+    // Act
+    const error = await conflictOf(
+      store.advance(account, 'INBOX', { uidValidity: 1000, lastUid: 30, uidNext: 31 }, undefined),
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(CheckpointConflictError);
+    expect((error as CheckpointConflictError).code).toBe('CHECKPOINT_CONFLICT');
+    expect(await store.get(account, 'INBOX')).toEqual(first);
+  });
+
+  it('refuses a stale poller whose previous checkpoint was moved by another', async () => {
+    // Prepare
+    const store = backend.checkpoints();
+    const account = unique('account');
+    await store.advance(account, 'INBOX', first, undefined);
+    const moved: Checkpoint = { uidValidity: 1000, lastUid: 20, uidNext: 21 };
+    await store.advance(account, 'INBOX', moved, first);
+
+    // Act
+    const error = await conflictOf(
+      store.advance(account, 'INBOX', { uidValidity: 1000, lastUid: 40, uidNext: 41 }, first),
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(CheckpointConflictError);
+    expect(await store.get(account, 'INBOX')).toEqual(moved);
+  });
+
+  it('refuses a previous checkpoint that differs only in highestModSeq', async () => {
+    // Prepare
+    const store = backend.checkpoints();
+    const account = unique('account');
+    const stored: Checkpoint = { ...first, highestModSeq: '500' };
+    await store.advance(account, 'INBOX', stored, undefined);
+
+    // Act
+    const error = await conflictOf(
+      store.advance(
+        account,
+        'INBOX',
+        { ...first, lastUid: 12, uidNext: 13 },
+        { ...first, highestModSeq: '499' },
+      ),
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(CheckpointConflictError);
+    expect(await store.get(account, 'INBOX')).toEqual(stored);
+  });
+
+  it('never moves lastUid backwards within the same UIDVALIDITY', async () => {
+    // Prepare
+    const store = backend.checkpoints();
+    const account = unique('account');
+    await store.advance(account, 'INBOX', first, undefined);
+
+    // Act
+    const error = await conflictOf(
+      store.advance(account, 'INBOX', { uidValidity: 1000, lastUid: 9, uidNext: 11 }, first),
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(CheckpointConflictError);
+    expect(await store.get(account, 'INBOX')).toEqual(first);
+  });
+
+  it('accepts a lower lastUid when UIDVALIDITY changed', async () => {
+    // Prepare
+    const store = backend.checkpoints();
+    const account = unique('account');
+    await store.advance(account, 'INBOX', first, undefined);
+    const rescanned: Checkpoint = { uidValidity: 2000, lastUid: 3, uidNext: 4 };
+
+    // Act
+    await store.advance(account, 'INBOX', rescanned, first);
+
+    // Assess
+    expect(await store.get(account, 'INBOX')).toEqual(rescanned);
+  });
+
+  it('lets exactly one of two concurrent advances from the same checkpoint win', async () => {
+    // Prepare
+    const pollerA = backend.checkpoints();
+    const pollerB = backend.checkpoints();
+    const account = unique('account');
+    await pollerA.advance(account, 'INBOX', first, undefined);
+    const fromA: Checkpoint = { uidValidity: 1000, lastUid: 15, uidNext: 16 };
+    const fromB: Checkpoint = { uidValidity: 1000, lastUid: 17, uidNext: 18 };
+
+    // Act
+    const results = await Promise.allSettled([
+      pollerA.advance(account, 'INBOX', fromA, first),
+      pollerB.advance(account, 'INBOX', fromB, first),
+    ]);
+
+    // Assess
+    const won = results.filter((result) => result.status === 'fulfilled');
+    const lost = results.filter((result) => result.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(CheckpointConflictError);
+    const winner = results[0]!.status === 'fulfilled' ? fromA : fromB;
+    expect(await pollerA.get(account, 'INBOX')).toEqual(winner);
+  });
+
+  it('keeps mailboxes apart even when names contain the key separator', async () => {
+    // Prepare
+    const store = backend.checkpoints();
+    const prefix = unique('a');
+    const one: Checkpoint = { uidValidity: 1, lastUid: 1, uidNext: 2 };
+    const two: Checkpoint = { uidValidity: 2, lastUid: 2, uidNext: 3 };
+
+    // Act
+    await store.advance(`${prefix}#b`, 'c', one, undefined);
+    await store.advance(prefix, 'b#c', two, undefined);
+
+    // Assess
+    expect(await store.get(`${prefix}#b`, 'c')).toEqual(one);
+    expect(await store.get(prefix, 'b#c')).toEqual(two);
+  });
+});
+
+describe.each(backends)('LeaseStore ($name)', (backend) => {
+  it('grants a free lease', async () => {
+    // Prepare
+    const leases = backend.leases(manualClock());
+
+    // Act
+    const acquired = await leases.acquire(unique('lease'), 'poller-a', 60_000);
+
+    // Assess
+    expect(acquired).toBe(true);
+  });
+
+  it('gives a raced lease to exactly one of two owners', async () => {
+    // Prepare
+    const clock = manualClock();
+    const pollerA = backend.leases(clock);
+    const pollerB = backend.leases(clock);
+    const name = unique('lease');
+
+    // Act
+    const results = await Promise.all([
+      pollerA.acquire(name, 'poller-a', 60_000),
+      pollerB.acquire(name, 'poller-b', 60_000),
+    ]);
+
+    // Assess
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('refuses a lease another owner holds until it expires, then hands it over', async () => {
+    // Prepare
+    const clock = manualClock();
+    const pollerA = backend.leases(clock);
+    const pollerB = backend.leases(clock);
+    const name = unique('lease');
+    await pollerA.acquire(name, 'poller-a', 60_000);
+
+    // Act
+    const whileHeld = await pollerB.acquire(name, 'poller-b', 60_000);
+    clock.advance(60_001);
+    const afterExpiry = await pollerB.acquire(name, 'poller-b', 60_000);
+    const formerHolderRenews = await pollerA.renew(name, 'poller-a', 60_000);
+
+    // Assess
+    expect(whileHeld).toBe(false);
+    expect(afterExpiry).toBe(true);
+    expect(formerHolderRenews).toBe(false);
+  });
+
+  it('lets the holder acquire again, extending its lease', async () => {
+    // Prepare
+    const clock = manualClock();
+    const pollerA = backend.leases(clock);
+    const pollerB = backend.leases(clock);
+    const name = unique('lease');
+    await pollerA.acquire(name, 'poller-a', 10_000);
+    clock.advance(5_000);
+
+    // Act
+    const again = await pollerA.acquire(name, 'poller-a', 10_000);
+    clock.advance(7_000);
+    const other = await pollerB.acquire(name, 'poller-b', 10_000);
+
+    // Assess
+    expect(again).toBe(true);
+    expect(other).toBe(false);
+  });
+
+  it('extends a held lease on renew, and refuses to renew for a non-holder', async () => {
+    // Prepare
+    const clock = manualClock();
+    const pollerA = backend.leases(clock);
+    const pollerB = backend.leases(clock);
+    const name = unique('lease');
+    await pollerA.acquire(name, 'poller-a', 10_000);
+    clock.advance(8_000);
+
+    // Act
+    const renewed = await pollerA.renew(name, 'poller-a', 10_000);
+    const renewedByOther = await pollerB.renew(name, 'poller-b', 10_000);
+    clock.advance(8_000);
+    const takenOver = await pollerB.acquire(name, 'poller-b', 10_000);
+
+    // Assess
+    expect(renewed).toBe(true);
+    expect(renewedByOther).toBe(false);
+    expect(takenOver).toBe(false);
+  });
+
+  it('refuses to renew a lease that expired, even if nobody took it', async () => {
+    // Prepare
+    const clock = manualClock();
+    const leases = backend.leases(clock);
+    const name = unique('lease');
+    await leases.acquire(name, 'poller-a', 1_000);
+    clock.advance(1_001);
+
+    // Act
+    const renewed = await leases.renew(name, 'poller-a', 1_000);
+
+    // Assess
+    expect(renewed).toBe(false);
+  });
+
+  it('ignores a release by a non-owner and frees the lease on release by its owner', async () => {
+    // Prepare
+    const clock = manualClock();
+    const pollerA = backend.leases(clock);
+    const pollerB = backend.leases(clock);
+    const name = unique('lease');
+    await pollerA.acquire(name, 'poller-a', 60_000);
+
+    // Act
+    await pollerB.release(name, 'poller-b');
+    const afterForeignRelease = await pollerB.acquire(name, 'poller-b', 60_000);
+    await pollerA.release(name, 'poller-a');
+    const afterOwnerRelease = await pollerB.acquire(name, 'poller-b', 60_000);
+
+    // Assess
+    expect(afterForeignRelease).toBe(false);
+    expect(afterOwnerRelease).toBe(true);
+  });
+});
+
+describe.each(backends)('DeliveryLog ($name)', (backend) => {
+  it('finds only the fingerprints recorded for that mailbox', async () => {
+    // Prepare
+    const log = backend.deliveries();
+    const account = unique('account');
+    await log.record(account, 'INBOX', [
+      '<a@x>|2024-01-01T00:00:00.000Z|100',
+      '<b@x>|2024-01-01T00:00:00.000Z|200',
+    ]);
+    await log.record(account, 'Archive', ['<c@x>|2024-01-01T00:00:00.000Z|300']);
+
+    // Act
+    const found = await log.findDelivered(account, 'INBOX', [
+      '<a@x>|2024-01-01T00:00:00.000Z|100',
+      '<c@x>|2024-01-01T00:00:00.000Z|300',
+      '<d@x>|2024-01-01T00:00:00.000Z|400',
+    ]);
+
+    // Assess
+    expect(found).toEqual(new Set(['<a@x>|2024-01-01T00:00:00.000Z|100']));
+  });
+
+  it('accepts empty lists, repeated fingerprints and repeated records', async () => {
+    // Prepare
+    const log = backend.deliveries();
+    const account = unique('account');
+    await log.record(account, 'INBOX', []);
+
+    // Act
+    await log.record(account, 'INBOX', ['same', 'same', 'other']);
+    await log.record(account, 'INBOX', ['same']);
+    const found = await log.findDelivered(account, 'INBOX', ['same', 'same', 'missing']);
+    const none = await log.findDelivered(account, 'INBOX', []);
+
+    // Assess
+    expect(found).toEqual(new Set(['same']));
+    expect(none).toEqual(new Set());
+  });
+
+  it('stores fingerprints longer than a DynamoDB sort key and with any characters', async () => {
+    // Prepare
+    const log = backend.deliveries();
+    const account = unique('account');
+    const long = `<${'x'.repeat(3_000)}@example.org>|2024-01-01T00:00:00.000Z|1`;
+    const odd = '<ünïcödé#%"\'@例え.jp>|2024-01-01T00:00:00.000Z|2';
+    await log.record(account, 'INBOX', [long, odd]);
+
+    // Act
+    const found = await log.findDelivered(account, 'INBOX', [long, odd, `${long}0`]);
+
+    // Assess
+    expect(found).toEqual(new Set([long, odd]));
+  });
+
+  it('records and finds 10,000 fingerprints in one call each', async () => {
+    // Prepare
+    const log = backend.deliveries();
+    const account = unique('account');
+    const recorded = Array.from(
+      { length: 10_000 },
+      (_, i) => `<m${i}@bulk.example>|2024-01-01T00:00:00.000Z|${i}`,
+    );
+    const unknown = Array.from(
+      { length: 500 },
+      (_, i) => `<n${i}@bulk.example>|2024-01-01T00:00:00.000Z|${i}`,
+    );
+
+    // Act
+    await log.record(account, 'INBOX', recorded);
+    const found = await log.findDelivered(account, 'INBOX', [...unknown, ...recorded]);
+
+    // Assess
+    expect(found.size).toBe(10_000);
+    expect(found).toEqual(new Set(recorded));
+  });
+});
+
+describe.each(backends)('IdempotencyStore ($name)', (backend) => {
+  it('reports a key done only after it was marked done', async () => {
+    // Prepare
+    const store = backend.idempotency(manualClock());
+    const key = unique('msg');
+
+    // Act
+    const before = await store.isDone(key);
+    await store.markDone(key);
+    const after = await store.isDone(key);
+
+    // Assess
+    expect(before).toBe(false);
+    expect(after).toBe(true);
+  });
+
+  it('counts an expired record as not done', async () => {
+    // Prepare
+    const clock = manualClock();
+    const store = backend.idempotency(clock);
+    const key = unique('msg');
+    await store.markDone(key, 60);
+
+    // Act
+    clock.advance(59_000);
+    const beforeExpiry = await store.isDone(key);
+    clock.advance(1_000);
+    const atExpiry = await store.isDone(key);
+
+    // Assess
+    expect(beforeExpiry).toBe(true);
+    expect(atExpiry).toBe(false);
+  });
+
+  it('starts a new expiry when a key is marked done again', async () => {
+    // Prepare
+    const clock = manualClock();
+    const store = backend.idempotency(clock);
+    const key = unique('msg');
+    await store.markDone(key, 60);
+    clock.advance(61_000);
+
+    // Act
+    await store.markDone(key, 60);
+    const done = await store.isDone(key);
+
+    // Assess
+    expect(done).toBe(true);
+  });
+
+  it('handles keys longer than a DynamoDB partition key', async () => {
+    // Prepare
+    const store = backend.idempotency(manualClock());
+    const key = `${unique('msg')}|${'rule/'.repeat(600)}`;
+
+    // Act
+    await store.markDone(key);
+
+    // Assess
+    expect(await store.isDone(key)).toBe(true);
+    expect(await store.isDone(`${key}x`)).toBe(false);
+  });
+
+  it('rejects a non-positive expiry', async () => {
+    // Prepare
+    const store = backend.idempotency(manualClock());
+
+    // Act
+    const marking = store.markDone(unique('msg'), 0);
+
+    // Assess
+    await expect(marking).rejects.toThrow(RangeError);
+  });
+});
+
+describe('DynamoDB state stores', () => {
+  /**
+   * Makes the real emulator leave the last `drop` items of each batch request
+   * unprocessed, the way DynamoDB does under throttling: they are not sent, and
+   * come back as UnprocessedItems / UnprocessedKeys.
+   */
+  function throttledClient(drop: number): DynamoDBClient {
+    const client = dynamoClient();
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as {
+          RequestItems?: Record<string, unknown[] | { Keys?: unknown[] }>;
+        };
+        const batch =
+          context.commandName === 'BatchWriteItemCommand' || context.commandName === 'BatchGetItemCommand';
+        const requests = input.RequestItems?.[tableName];
+        const list = Array.isArray(requests) ? requests : requests?.Keys;
+        if (!batch || !list || list.length <= drop) return next(args);
+        const kept = list.slice(0, list.length - drop);
+        const left = list.slice(list.length - drop);
+        const sent = Array.isArray(requests) ? kept : { ...requests, Keys: kept };
+        const result = await next({ ...args, input: { ...input, RequestItems: { [tableName]: sent } } });
+        const output = result.output as unknown as Record<string, unknown>;
+        if (Array.isArray(requests)) output.UnprocessedItems = { [tableName]: left };
+        else output.UnprocessedKeys = { [tableName]: { ...requests, Keys: left } };
+        return result;
+      },
+      { step: 'serialize', priority: 'high', name: 'throttleBatches' },
+    );
+    return client;
+  }
+
+  it('retries items DynamoDB left unprocessed until every fingerprint is written and found', async () => {
+    // Prepare
+    const log = new DynamoDeliveryLog({ client: throttledClient(5), tableName });
+    const account = unique('account');
+    const fingerprints = Array.from({ length: 260 }, (_, i) => `<t${i}@throttle.example>|${i}`);
+
+    // Act
+    await log.record(account, 'INBOX', fingerprints);
+    const found = await log.findDelivered(account, 'INBOX', fingerprints);
+    const foundUnthrottled = await new DynamoDeliveryLog({ client: dynamoClient(), tableName }).findDelivered(
+      account,
+      'INBOX',
+      fingerprints,
+    );
+
+    // Assess
+    expect(found).toEqual(new Set(fingerprints));
+    expect(foundUnthrottled).toEqual(new Set(fingerprints));
+  });
+
+  it('fails with a retryable error when items stay unprocessed', async () => {
+    // Prepare
+    const log = new DynamoDeliveryLog({ client: throttledClient(5), tableName, maxRetries: 0 });
+
+    // Act
+    const recording = log.record(unique('account'), 'INBOX', [
+      '<a@x>',
+      '<b@x>',
+      '<c@x>',
+      '<d@x>',
+      '<e@x>',
+      '<f@x>',
+    ]);
+
+    // Assess
+    await expect(recording).rejects.toSatisfy(
+      (error) => error instanceof PostroomError && error.code === 'STATE_STORE_INCOMPLETE' && error.retryable,
+    );
+  });
+
+  it('reaches the emulator through AWS_ENDPOINT_URL_DYNAMODB when given no client', async () => {
+    // Prepare
+    const restore = useDynamoEnv(endpoint);
+    try {
+      const store = new DynamoCheckpointStore({ tableName });
+      const account = unique('account');
+
+      // Act
+      await store.advance(account, 'INBOX', { uidValidity: 7, lastUid: 1, uidNext: 2 }, undefined);
+
+      // Assess
+      const direct = new DynamoCheckpointStore({ client: dynamoClient(), tableName });
+      expect(await direct.get(account, 'INBOX')).toEqual({ uidValidity: 7, lastUid: 1, uidNext: 2 });
+    } finally {
+      restore();
+    }
+  });
+
+  it('creates the state table through a document client as well', async () => {
+    // Prepare
+    const client = DynamoDBDocumentClient.from(dynamoClient());
+    const name = unique('postroom-table');
+
+    // Act
+    await createTable(client, name);
+
+    // Assess
+    const store = new DynamoIdempotencyStore({ client, tableName: name });
+    await store.markDone('k');
+    expect(await store.isDone('k')).toBe(true);
+  });
+});
