@@ -93,6 +93,7 @@ export async function composeRuntime(config: PostroomConfig, options: RuntimeOpt
   const openSession = async (account: AccountConfig): Promise<MailServer> => {
     return connectMailServer(account, {
       password: await passwordOf(account),
+      largeMessageBytes: config.ingest.largeMessageBytes,
       logger: options.logger,
       ...(options.trace ? { trace: (line: string) => options.trace?.say(line) } : {}),
     });

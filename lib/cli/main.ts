@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, isPostroomError } from '../errors.ts';
+import { registerDemo } from './commands/demo.ts';
 import { registerDryRun } from './commands/dry-run.ts';
 import { registerPoll } from './commands/poll.ts';
 import { registerProcess } from './commands/process.ts';
@@ -67,6 +68,7 @@ Every command takes --help. Secrets are given in config by reference
   registerProcess(program);
   registerDryRun(program);
   registerRun(program);
+  registerDemo(program);
   return program;
 }
 

@@ -388,7 +388,8 @@ function toQueueMessage(
     ...(meta.messageId ? { messageId: meta.messageId } : {}),
     internalDate: meta.internalDate.toISOString(),
     size: meta.size,
-    flags: meta.flags,
+    // \Recent belongs to the session that saw it (RFC 3501 2.3.2; gone in RFC 9051), not to the message.
+    flags: meta.flags.filter((flag) => flag !== '\\Recent'),
     envelope: meta.envelope,
     blob,
   };

@@ -276,6 +276,21 @@ async function applyInMailbox(
     }
   }
 
+  // Folder targets are resolved (and created) before SELECT, so that after it
+  // only the existence check and one command per group remain.
+  const targets = new Map<string, string>();
+  for (const work of works) {
+    for (const action of work.pending) {
+      if (action.kind !== 'copy' && action.kind !== 'move') continue;
+      try {
+        await folderPath(session, action.target, targets);
+      } catch (error) {
+        report(work, action, 'failed', describe(error).message);
+        fail(work, error);
+      }
+    }
+  }
+
   const state = await session.select(mailbox);
   const live: Work[] = [];
   for (const work of works) {
@@ -299,7 +314,6 @@ async function applyInMailbox(
     }
   }
 
-  const targets = new Map<string, string>();
   for (const phase of PHASES) {
     // One command per (action, target or flags) over the UID set.
     const groups = new Map<

@@ -1,0 +1,314 @@
+/**
+ * `npm run bench:ingest`: Postroom's poll against the protocol's limit and the
+ * established tool, on one mailbox, alternating, in one run.
+ *
+ *   (a) raw      one `UID FETCH 1:* (BODY.PEEK[])` on a plain socket, bytes discarded
+ *   (b) mbsync   isync with default settings, into a fresh Maildir on the same disk
+ *   (c) local    `postroom poll` with the local stand-ins (durable: fsync before checkpoint)
+ *   (d) aws      `postroom poll` with the AWS adapters against the emulators
+ *   (i) imap     the same IMAP path as (c), into a sink that discards the bytes
+ *
+ * plus an empty poll against the raw connect-LOGIN-EXAMINE-LOGOUT floor, with
+ * the commands it sent counted by a proxy. Each Postroom run is a fresh Node
+ * process (its peak RSS is its own) with a fresh store and `start: all`.
+ *
+ * Environment: BENCH_MESSAGES (default 10000), BENCH_ROUNDS (default 3),
+ * BENCH_SKIP (comma list of modes to skip, e.g. "aws").
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ImapFlow } from 'imapflow';
+import { addDovecotUser, startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
+import { attachmentMessage, htmlMessage, textMessage } from '../test/fixtures/messages.ts';
+import { createStateTable, startDynamoEmulator } from '../test/helpers/dynamo-emulator.ts';
+import { createBucket, createQueue, startS3Emulator, startSqsEmulator } from '../test/helpers/emulators.ts';
+import { startImapProxy } from '../test/helpers/imap-proxy.ts';
+import { rawConnectExamine, rawFetchAll } from './lib/raw-imap.ts';
+
+const run = promisify(execFile);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+const USER = 'bench';
+const PASSWORD = 'bench-password-1';
+
+interface Sample {
+  ms: number;
+  bytes: number;
+  fetched: number;
+  maxRssMb?: number;
+}
+
+function messageFor(i: number): Buffer {
+  // ~70% text (~4 KB), ~25% HTML (~40 KB), ~5% with a ~1 MB attachment.
+  const slot = i % 20;
+  if (slot === 19) return attachmentMessage(i, 1024 * 1024, { namespace: 'bench' });
+  if (slot % 4 === 1) return htmlMessage(i, { namespace: 'bench' });
+  return textMessage(i, { namespace: 'bench' });
+}
+
+async function seed(host: string, port: number): Promise<{ bytes: number; ms: number }> {
+  const started = performance.now();
+  const total = MESSAGES;
+  let bytes = 0;
+  // Four connections APPEND in parallel; message i always goes in the same order per connection.
+  const workers = 4;
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      const client = new ImapFlow({
+        host,
+        port,
+        secure: false,
+        doSTARTTLS: false,
+        auth: { user: USER, pass: PASSWORD },
+        logger: false,
+      });
+      await client.connect();
+      for (let i = w; i < total; i += workers) {
+        const raw = messageFor(i);
+        bytes += raw.length;
+        await client.append('INBOX', raw);
+      }
+      if (w === 0) {
+        // One 50 MB message: peak RSS must stay bounded through it too.
+        const big = attachmentMessage(999_999, 50 * 1024 * 1024, { namespace: 'bench' });
+        bytes += big.length;
+        await client.append('INBOX', big);
+      }
+      await client.logout();
+    }),
+  );
+  return { bytes, ms: performance.now() - started };
+}
+
+async function postroomChild(
+  mode: 'poll' | 'imap-only',
+  config: unknown,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Sample> {
+  const dir = mkdtempSync(join(tmpdir(), 'postroom-bench-cfg-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(config));
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/lib/poll-child.ts', mode, file], {
+    env: { ...process.env, ...env, BENCH_PASSWORD: PASSWORD },
+    maxBuffer: 1 << 20,
+  });
+  rmSync(dir, { recursive: true, force: true });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Sample;
+}
+
+async function mbsync(host: string, port: number): Promise<Sample> {
+  const dir = mkdtempSync(join(tmpdir(), 'postroom-bench-mbsync-'));
+  const maildir = join(dir, 'Maildir');
+  mkdirSync(maildir);
+  const rc = join(dir, 'mbsyncrc');
+  writeFileSync(
+    rc,
+    [
+      'IMAPAccount bench',
+      `Host ${host}`,
+      `Port ${port}`,
+      `User ${USER}`,
+      `Pass ${PASSWORD}`,
+      'TLSType None',
+      'AuthMechs LOGIN',
+      '',
+      'IMAPStore remote',
+      'Account bench',
+      '',
+      'MaildirStore local',
+      `Path ${maildir}/`,
+      `Inbox ${maildir}/INBOX`,
+      '',
+      'Channel bench',
+      'Far :remote:',
+      'Near :local:',
+      'Patterns INBOX',
+      'Sync Pull',
+      'Create Near',
+      '',
+    ].join('\n'),
+  );
+  const started = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '%M', 'mbsync', '-q', '-c', rc, 'bench'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  const ms = performance.now() - started;
+  if (code !== 0) throw new Error(`mbsync failed (${code}): ${stderr.trim()}`);
+  const { stdout } = await run('du', ['-sb', maildir]);
+  const bytes = Number(stdout.split('\t')[0]);
+  const count = Number((await run('sh', ['-c', `find ${maildir}/INBOX -type f | wc -l`])).stdout.trim());
+  const maxRssMb = Number(stderr.trim().split('\n').pop()) / 1024;
+  rmSync(dir, { recursive: true, force: true });
+  return { ms, bytes, fetched: count, maxRssMb };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function accountFor(port: number) {
+  return {
+    id: 'bench',
+    host: '127.0.0.1',
+    port,
+    tls: false,
+    auth: { user: USER, password: { env: 'BENCH_PASSWORD' } },
+    start: 'all',
+  };
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `Postroom ingest benchmark: ${MESSAGES} messages + one 50 MB message, ${ROUNDS} rounds, alternating`,
+  );
+  const dovecot = await startPrivateDovecot();
+  addDovecotUser(dovecot, USER, PASSWORD);
+  const host = dovecot.host;
+  const port = dovecot.ports.full.imap;
+  const emulators = SKIP.has('aws')
+    ? undefined
+    : await Promise.all([startS3Emulator(), startSqsEmulator(), startDynamoEmulator()]);
+  try {
+    const seeded = await seed(host, port);
+    console.log(`seeded ${(seeded.bytes / 1e6).toFixed(1)} MB in ${(seeded.ms / 1000).toFixed(1)} s`);
+
+    const samples: Record<string, Sample[]> = { raw: [], mbsync: [], imap: [], local: [], aws: [] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      process.stdout.write(`round ${round}:`);
+      if (!SKIP.has('raw')) {
+        const r = await rawFetchAll(host, port, USER, PASSWORD);
+        samples.raw!.push({ ms: r.ms, bytes: r.bytes, fetched: MESSAGES + 1 });
+        process.stdout.write(' raw');
+      }
+      if (!SKIP.has('mbsync')) {
+        samples.mbsync!.push(await mbsync(host, port));
+        process.stdout.write(' mbsync');
+      }
+      if (!SKIP.has('imap')) {
+        samples.imap!.push(
+          await postroomChild('imap-only', {
+            accounts: [accountFor(port)],
+            store: { kind: 'local', dir: mkdtempSync(join(tmpdir(), 'pr-imap-')) },
+          }),
+        );
+        process.stdout.write(' imap');
+      }
+      if (!SKIP.has('local')) {
+        const dir = mkdtempSync(join(tmpdir(), 'postroom-bench-local-'));
+        samples.local!.push(
+          await postroomChild('poll', { accounts: [accountFor(port)], store: { kind: 'local', dir } }),
+        );
+        rmSync(dir, { recursive: true, force: true });
+        process.stdout.write(' local');
+      }
+      if (emulators) {
+        const [s3, sqs, dynamo] = emulators;
+        const name = `bench-${round}-${Date.now().toString(36)}`;
+        await createBucket(s3.endpoint, name);
+        const queueUrl = await createQueue(sqs.endpoint, name);
+        const table = await createStateTable(dynamo.endpoint, name);
+        samples.aws!.push(
+          await postroomChild(
+            'poll',
+            { accounts: [accountFor(port)], store: { kind: 'aws', bucket: name, queueUrl, table } },
+            {
+              AWS_ENDPOINT_URL_S3: s3.endpoint,
+              AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+              AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+              AWS_ACCESS_KEY_ID: 'S3RVER',
+              AWS_SECRET_ACCESS_KEY: 'S3RVER',
+              AWS_REGION: 'us-east-1',
+              AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+              AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+              POSTROOM_S3_FORCE_PATH_STYLE: '1',
+            },
+          ),
+        );
+        process.stdout.write(' aws');
+      }
+      process.stdout.write('\n');
+    }
+
+    const rawMs = median(samples.raw!.map((s) => s.ms));
+    const mbsyncRate = samples.mbsync!.length
+      ? median(samples.mbsync!.map((s) => s.fetched / (s.ms / 1000)))
+      : Number.NaN;
+    const rawRate = (MESSAGES + 1) / (rawMs / 1000);
+    const rows: string[][] = [];
+    const labels: Record<string, string> = {
+      raw: '(a) raw UID FETCH 1:*',
+      mbsync: '(b) mbsync → Maildir',
+      imap: '(i) IMAP path, discarding sink',
+      local: '(c) postroom poll, local (durable)',
+      aws: '(d) postroom poll, AWS emulators',
+    };
+    for (const [mode, list] of Object.entries(samples)) {
+      if (list.length === 0) continue;
+      const ms = median(list.map((s) => s.ms));
+      const fetched = median(list.map((s) => s.fetched));
+      const bytes = median(list.map((s) => s.bytes));
+      const rate = fetched / (ms / 1000);
+      const rss = list.some((s) => s.maxRssMb !== undefined)
+        ? `${Math.max(...list.map((s) => s.maxRssMb ?? 0)).toFixed(0)} MB`
+        : '-';
+      rows.push([
+        labels[mode]!,
+        `${(ms / 1000).toFixed(2)} s`,
+        `${rate.toFixed(0)}`,
+        `${(bytes / 1e6 / (ms / 1000)).toFixed(0)}`,
+        rss,
+        `${(rate / rawRate).toFixed(2)}×`,
+        Number.isNaN(mbsyncRate) ? '-' : `${(rate / mbsyncRate).toFixed(2)}×`,
+        String(fetched),
+      ]);
+    }
+    printTable(
+      ['mode (median of rounds)', 'time', 'msg/s', 'MB/s', 'peak RSS', 'vs raw', 'vs mbsync', 'messages'],
+      rows,
+    );
+
+    // The empty poll: what a schedule costs when nothing arrived.
+    const dir = mkdtempSync(join(tmpdir(), 'postroom-bench-empty-'));
+    const proxy = await startImapProxy({ host, port });
+    const config = { accounts: [accountFor(proxy.port)], store: { kind: 'local', dir } };
+    await postroomChild('poll', config); // first poll: ingests everything
+    const before = proxy.commands().length;
+    const empties: number[] = [];
+    for (let i = 0; i < 5; i++) empties.push((await postroomChild('poll', config)).ms);
+    const sent = proxy.commands().slice(before);
+    const floors: number[] = [];
+    for (let i = 0; i < 5; i++) floors.push(await rawConnectExamine(host, port, USER, PASSWORD));
+    await proxy.close();
+    rmSync(dir, { recursive: true, force: true });
+    const counts = new Map<string, number>();
+    for (const c of sent) counts.set(c, (counts.get(c) ?? 0) + 1);
+    console.log(
+      `\nempty poll: ${median(empties).toFixed(1)} ms (median of 5) vs raw connect-login-examine-logout ${median(floors).toFixed(1)} ms = ${(median(empties) / median(floors)).toFixed(2)}×`,
+    );
+    console.log(`commands sent by 5 empty polls: ${[...counts].map(([c, n]) => `${c} ×${n}`).join(', ')}`);
+    console.log(`SEARCH or FETCH in empty polls: ${sent.filter((c) => /SEARCH|FETCH/.test(c)).length}`);
+  } finally {
+    await dovecot.stop();
+    if (emulators) await Promise.all(emulators.map((e) => e.stop()));
+  }
+}
+
+function printTable(headers: string[], rows: string[][]): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(`\n${line(headers)}\n${line(widths.map((w) => '-'.repeat(w)))}`);
+  for (const row of rows) console.log(line(row));
+}
+
+await main();

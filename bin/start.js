@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// `npm start`: `postroom run` when the config names a real account, otherwise
+// `postroom demo` (lib/demo/start-mode.ts says what counts as real). Extra
+// arguments are passed on: `npm start -- --verbose`.
+import { register } from 'tsx/esm/api';
+
+register();
+const { chooseStartMode } = await import('../lib/demo/start-mode.ts');
+const { main } = await import('../lib/cli/main.ts');
+
+const file = process.env.POSTROOM_CONFIG_FILE || 'postroom.yaml';
+const { mode, reason } = await chooseStartMode(file);
+process.stderr.write(`postroom: ${reason}\n`);
+const args = process.argv.slice(2);
+process.exitCode = await main(mode === 'run' ? ['run', '--config', file, ...args] : ['demo', ...args]);

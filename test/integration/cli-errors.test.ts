@@ -1,0 +1,174 @@
+/**
+ * Bad input gets a clear answer: the `postroom` command, run as a user runs it,
+ * against a real Dovecot. Each failure exits non-zero with one short line
+ * naming the account and the server's answer, no stack trace unless
+ * --verbose, and never the password — at any log level, with --trace too.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { textMessage } from '../fixtures/messages.ts';
+import { appendMessages, dovecotInfo, freshUser, withSetupClient } from '../helpers/dovecot.ts';
+
+const run = promisify(execFile);
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function postroom(args: string[], env: Record<string, string>): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['bin/postroom.js', ...args], {
+      env: { ...process.env, ...env, NO_COLOR: '1' },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+function writeConfig(account: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'postroom-cli-'));
+  const file = join(dir, 'postroom.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      accounts: [
+        {
+          id: 'support',
+          auth: { user: 'x', password: { env: 'SUPPORT_IMAP_PASSWORD' } },
+          start: 'all',
+          ...account,
+        },
+      ],
+      store: { kind: 'local', dir: join(dir, 'store') },
+    }),
+  );
+  return file;
+}
+
+/** The non-empty lines a person would read. */
+function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l.trim() !== '');
+}
+
+describe('postroom poll: bad input gets a clear answer', () => {
+  const info = () => dovecotInfo();
+
+  it('wrong password: exit 1, one line with the account and the server answer, password nowhere', async () => {
+    const user = freshUser(info());
+    const wrong = 'Wrong-Pa55word-xyz';
+    const config = writeConfig({
+      host: info().host,
+      port: info().ports.full.imaps,
+      tlsOptions: { ca: info().caFile },
+      auth: { user: user.user, password: { env: 'SUPPORT_IMAP_PASSWORD' } },
+    });
+
+    const plain = await postroom(['poll', '--config', config], { SUPPORT_IMAP_PASSWORD: wrong });
+    const loud = await postroom(['poll', '--config', config, '--verbose', '--trace'], {
+      SUPPORT_IMAP_PASSWORD: wrong,
+    });
+
+    expect(plain.code).toBe(1);
+    expect(lines(plain.stderr)).toHaveLength(1);
+    expect(plain.stderr).toMatch(/support.*auth.*fail/i);
+    expect(plain.stderr).not.toMatch(/\n\s+at /);
+    expect(loud.code).toBe(1);
+    for (const output of [plain.stdout, plain.stderr, loud.stdout, loud.stderr])
+      expect(output).not.toContain(wrong);
+    // --trace shows the dialog, with the LOGIN credentials redacted.
+    expect(loud.stderr).toMatch(/C: .*LOGIN/);
+  });
+
+  it('a correct password never appears either, with --verbose and --trace, and --json prints the result', async () => {
+    const user = freshUser(info());
+    await withSetupClient(info(), user, (c) =>
+      appendMessages(c, 'INBOX', [textMessage(1, { namespace: user.user })]),
+    );
+    const config = writeConfig({
+      host: info().host,
+      port: info().ports.full.imaps,
+      tlsOptions: { ca: info().caFile },
+      auth: { user: user.user, password: { env: 'SUPPORT_IMAP_PASSWORD' } },
+    });
+
+    const result = await postroom(['poll', '--config', config, '--json', '--verbose', '--trace'], {
+      SUPPORT_IMAP_PASSWORD: user.password,
+    });
+
+    expect(result.code).toBe(0);
+    expect(result.stdout + result.stderr).not.toContain(user.password);
+    const json = JSON.parse(result.stdout);
+    expect(json).toMatchObject({
+      fetched: 1,
+      mailboxes: [{ account: 'support', mailbox: 'INBOX', fetched: 1, lastUid: 1 }],
+    });
+    expect(typeof json.mailboxes[0].uidValidity).toBe('number');
+  });
+
+  it('unreachable host: exit 1 and one line naming the account and the address', async () => {
+    const config = writeConfig({ host: '127.0.0.1', port: 1, tls: false });
+    const result = await postroom(['poll', '--config', config], { SUPPORT_IMAP_PASSWORD: 'irrelevant-1' });
+    expect(result.code).toBe(1);
+    expect(lines(result.stderr)).toHaveLength(1);
+    expect(result.stderr).toMatch(/support.*127\.0\.0\.1:1.*ECONNREFUSED/);
+  });
+
+  it('TLS failure (a self-signed certificate without its CA): exit 1, one line, no downgrade', async () => {
+    const user = freshUser(info());
+    const config = writeConfig({
+      host: info().host,
+      port: info().ports.full.imaps,
+      auth: { user: user.user, password: { env: 'SUPPORT_IMAP_PASSWORD' } },
+    });
+    const result = await postroom(['poll', '--config', config], { SUPPORT_IMAP_PASSWORD: user.password });
+    expect(result.code).toBe(1);
+    expect(lines(result.stderr)).toHaveLength(1);
+    expect(result.stderr).toMatch(/support.*(TLS|certificate)/i);
+    expect(result.stderr).not.toContain(user.password);
+  });
+
+  it('a mailbox that does not exist: exit 1, the server answer, and the other mailboxes still polled', async () => {
+    const user = freshUser(info());
+    await withSetupClient(info(), user, (c) =>
+      appendMessages(c, 'INBOX', [textMessage(2, { namespace: user.user })]),
+    );
+    const config = writeConfig({
+      host: info().host,
+      port: info().ports.full.imaps,
+      tlsOptions: { ca: info().caFile },
+      auth: { user: user.user, password: { env: 'SUPPORT_IMAP_PASSWORD' } },
+      mailboxes: ['Nope', 'INBOX'],
+    });
+    const result = await postroom(['poll', '--config', config, '--json'], {
+      SUPPORT_IMAP_PASSWORD: user.password,
+    });
+    expect(result.code).toBe(1);
+    expect(lines(result.stderr)).toHaveLength(1);
+    expect(result.stderr).toMatch(/support.*Nope/);
+    expect(JSON.parse(result.stdout)).toMatchObject({ fetched: 1 });
+  });
+
+  it('an invalid config: exit 2 with every problem as path: message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postroom-cli-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      'accounts:\n  - id: support\n    host: h\n    port: "993"\n    auth: { user: u, password: { env: P } }\n',
+    );
+    const validate = await postroom(['validate', '--config', file], {});
+    const poll = await postroom(['poll', '--config', file], {});
+    expect(validate.code).toBe(2);
+    expect(validate.stdout.trim()).toBe('accounts[0].port: expected a number');
+    expect(poll.code).toBe(2);
+    expect(poll.stderr).toContain('accounts[0].port: expected a number');
+  });
+});
