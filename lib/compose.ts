@@ -90,11 +90,20 @@ export async function composeRuntime(config: PostroomConfig, options: RuntimeOpt
     return value;
   };
 
+  // The IMAP library's own chatter (its warnings repeat what the ImapError
+  // already says, in its words) is debug detail: visible with --verbose.
+  const libraryLogger: Logger = {
+    debug: (m, a) => options.logger.debug(m, a),
+    info: (m, a) => options.logger.debug(m, a),
+    warn: (m, a) => options.logger.debug(m, a),
+    error: (m, a) => options.logger.debug(m, a),
+  };
+
   const openSession = async (account: AccountConfig): Promise<MailServer> => {
     return connectMailServer(account, {
       password: await passwordOf(account),
       largeMessageBytes: config.ingest.largeMessageBytes,
-      logger: options.logger,
+      logger: libraryLogger,
       ...(options.trace ? { trace: (line: string) => options.trace?.say(line) } : {}),
     });
   };
@@ -107,7 +116,7 @@ export async function composeRuntime(config: PostroomConfig, options: RuntimeOpt
     watchMailbox: async (account, mailbox, handlers) =>
       watchMailbox(account, mailbox, handlers, {
         password: await passwordOf(account),
-        logger: options.logger,
+        logger: libraryLogger,
         ...(options.trace ? { trace: (line: string) => options.trace?.say(line) } : {}),
       }),
     pollDependencies: (ownerId = defaultOwner) => ({

@@ -156,7 +156,8 @@ async function pollMailbox(
     if (isPostroomError(error) && error.code === 'MAILBOX_NOT_FOUND') {
       result.outcome = 'failed';
       result.error = describeError(error);
-      logger.error('mailbox failed', { account, mailbox: mailbox.name, ...result.error });
+      // Reported in the result (the CLI prints it, the Lambda logs it); not logged twice.
+      logger.debug('mailbox failed', { account, mailbox: mailbox.name, ...result.error });
       return result;
     }
     throw error;
