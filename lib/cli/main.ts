@@ -46,7 +46,7 @@ export function addCommonOptions(command: Command, { config = true } = {}): Comm
 export function buildProgram(): Command {
   const program = new Command('postroom')
     .description(
-      'Postroom turns IMAP mailboxes into event streams: poll new mail by UID, store it, queue it,\n' +
+      'Postroom turns IMAP mailboxes into event streams: poll new mail by UID, store it, queue it, ' +
         'and apply your rules back on the server and outward.',
     )
     .version(process.env.npm_package_version ?? '0.1.0')

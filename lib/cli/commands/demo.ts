@@ -27,13 +27,13 @@ export function registerDemo(program: Command): void {
       .command('demo')
       .summary('see Postroom work: a private Dovecot, a demo mailbox and the example rules')
       .description(
-        'Starts a private Dovecot on 127.0.0.1 (needs dovecot-imapd), seeds a demo\n' +
-          'mailbox with about thirty messages (invoices with PDFs, alerts,\n' +
-          'newsletters, personal mail, a prize spam, a bounce, an auto-reply) over\n' +
-          'verified TLS, and runs the real pipeline with the example rules: poll,\n' +
-          'then process. Prints what happened to each message, then keeps running\n' +
-          '(IDLE plus a schedule) so you can drop in more mail and watch it\n' +
-          'processed. Everything lives in --dir, wiped at start: postroom.yaml (the\n' +
+        'Starts a private Dovecot on 127.0.0.1 (needs dovecot-imapd), seeds a demo ' +
+          'mailbox with about thirty messages (invoices with PDFs, alerts, ' +
+          'newsletters, personal mail, a prize spam, a bounce, an auto-reply) over ' +
+          'verified TLS, and runs the real pipeline with the example rules: poll, ' +
+          'then process. Prints what happened to each message, then keeps running ' +
+          '(IDLE plus a schedule) so you can drop in more mail and watch it ' +
+          'processed. Everything lives in --dir, wiped at start: postroom.yaml (the ' +
           'config that ran), events.jsonl, the stored mail and the queue.',
       )
       .option('--once', 'one pass, print the result and exit (0 when every message was processed)')

@@ -20,8 +20,8 @@ export function registerDryRun(program: Command): void {
       .command('dry-run')
       .summary('show which rules would fire on which messages, touching nothing')
       .description(
-        'Evaluates the rules on .eml files, or on the newest messages of a mailbox (opened with\n' +
-          'EXAMINE and read with BODY.PEEK[]: nothing is changed, not even \\Seen), and prints the\n' +
+        'Evaluates the rules on .eml files, or on the newest messages of a mailbox (opened with ' +
+          'EXAMINE and read with BODY.PEEK[]: nothing is changed, not even \\Seen), and prints the ' +
           'rules that match and the actions they would take.',
       )
       .argument('[files...]', '.eml files to evaluate instead of a mailbox')

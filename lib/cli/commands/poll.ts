@@ -18,9 +18,9 @@ export function registerPoll(program: Command): void {
       .command('poll')
       .summary('fetch new mail once: store each message and queue a pointer to it')
       .description(
-        'Opens one IMAP session per account, finds new mail by UID, stores each raw message\n' +
-          '(blob store), queues a pointer to it and moves the checkpoint, batch by batch.\n' +
-          'Uses the local stand-ins (a folder and SQLite under store.dir) unless the config\n' +
+        'Opens one IMAP session per account, finds new mail by UID, stores each raw message ' +
+          '(blob store), queues a pointer to it and moves the checkpoint, batch by batch. ' +
+          'Uses the local stand-ins (a folder and SQLite under store.dir) unless the config ' +
           'says store: { kind: aws }. Reads with BODY.PEEK[]: never marks mail \\Seen.',
       )
       .option('-a, --account <id>', 'only this account')

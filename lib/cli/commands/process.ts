@@ -20,9 +20,9 @@ export function registerProcess(program: Command): void {
       .command('process')
       .summary('drain the local queue once: apply the rules to every queued message')
       .description(
-        'Takes the queued pointers (from `postroom poll`), evaluates the rules, and acts: flags,\n' +
-          'copy, move and delete on the IMAP server (one command per mailbox, action and target),\n' +
-          'events to <store dir>/events.jsonl, webhooks, attachment exports. A message whose\n' +
+        'Takes the queued pointers (from `postroom poll`), evaluates the rules, and acts: flags, ' +
+          'copy, move and delete on the IMAP server (one command per mailbox, action and target), ' +
+          'events to <store dir>/events.jsonl, webhooks, attachment exports. A message whose ' +
           'processing fails stays queued and is retried; after too many tries it is dead-lettered.',
       )
       .option('--batch-size <n>', 'messages per batch (one IMAP session per account per batch)', '50')

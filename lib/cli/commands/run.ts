@@ -20,10 +20,10 @@ export function registerRun(program: Command): void {
       .command('run')
       .summary('poll every account on its schedule and process continuously (one machine)')
       .description(
-        'Runs the whole pipeline in one process with the local stand-ins: each account is polled on\n' +
-          'its `schedule` (rate(5 minutes) by default; locally also e.g. rate(10 seconds)), mailboxes\n' +
-          'with `idle: true` are watched with IMAP IDLE so new mail is handled within seconds, and the\n' +
-          'queue is processed after every poll that brought mail.\n' +
+        'Runs the whole pipeline in one process with the local stand-ins: each account is polled on ' +
+          'its `schedule` (rate(5 minutes) by default; locally also e.g. rate(10 seconds)), mailboxes ' +
+          'with `idle: true` are watched with IMAP IDLE so new mail is handled within seconds, and the ' +
+          'queue is processed after every poll that brought mail. ' +
           'Ctrl-C / SIGTERM: the batch in flight is finished and checkpointed, sessions log out, exit 0.',
       )
       .option('--trace', 'print the IMAP dialog as C:/S: lines on stderr (credentials redacted)')

@@ -10,7 +10,7 @@ export function registerValidate(program: Command): void {
       .command('validate')
       .summary('check a config file and say what is wrong, by path')
       .description(
-        'Checks the config file against the schema: unknown keys, wrong types, invalid rules.\n' +
+        'Checks the config file against the schema: unknown keys, wrong types, invalid rules. ' +
           'Prints "config OK" and a summary, or every problem as "path: message" and exits 2.',
       )
       .addHelpText(
