@@ -1,0 +1,234 @@
+/**
+ * Opening an authenticated IMAP session for one account.
+ *
+ * TLS is on by default, with certificate verification (a private CA comes from
+ * `tlsOptions.ca`). `tls: starttls` insists on the upgrade: ImapFlow's
+ * `doSTARTTLS: true` makes a server that does not offer STARTTLS a failure,
+ * never a silent fallback to plaintext. `tls: false` is real plaintext
+ * (`doSTARTTLS: false`), for loopback and tests.
+ *
+ * ImapFlow logs through pino to stdout unless given a logger; it gets an adapter
+ * here that turns its protocol entries into `C: ` / `S: ` trace lines (with
+ * credentials redacted) and everything else into the caller's logger.
+ */
+import { readFile } from 'node:fs/promises';
+import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+import type { AccountConfig } from '../config/schema.ts';
+import type { Logger } from '../ports.ts';
+import { connectError, imapError, oneLine } from './errors.ts';
+import { ImapMailServer, type MailServerTuning } from './imap-mail-server.ts';
+
+/** The logger the adapter reports ImapFlow's warnings to (the `Logger` port). */
+export type MinimalLogger = Logger;
+
+export interface ConnectMailServerOptions extends Partial<MailServerTuning> {
+  /** The resolved password (config holds only a reference to it). */
+  password: string;
+  /**
+   * Receives the IMAP dialog, one line per command or response, as `C: ...` and
+   * `S: ...`. Credentials (LOGIN arguments, SASL responses, the password anywhere)
+   * are replaced by `***`; message bodies appear only as their size.
+   */
+  trace?: (line: string) => void;
+  /** Where ImapFlow's own warnings go. @default nowhere */
+  logger?: MinimalLogger;
+  /** TCP + TLS handshake budget. @default 30000 */
+  connectionTimeoutMs?: number;
+  /** Greeting budget after connecting. @default 16000 */
+  greetingTimeoutMs?: number;
+}
+
+/**
+ * Connects, authenticates and reads the capabilities. Rejects with an
+ * `ImapError` (AUTH_FAILED, CONNECT_FAILED, TLS_FAILED, STARTTLS_UNAVAILABLE,
+ * CONNECTION_LOST) whose message names the account and the server's answer, and
+ * never the password.
+ *
+ * @example
+ * const server = await connectMailServer(account, { password, trace: (line) => console.error(line) });
+ * try {
+ *   const state = await server.examine('INBOX');
+ * } finally {
+ *   await server.logout();
+ * }
+ */
+export async function connectMailServer(
+  account: AccountConfig,
+  options: ConnectMailServerOptions,
+): Promise<ImapMailServer> {
+  const redact = redactor(account.auth.user, options.password);
+  const trace = options.trace ? (line: string) => options.trace!(redact(line)) : undefined;
+  const client = await openImapFlow(
+    account,
+    { ...options, trace },
+    {
+      // The poller issues its commands back to back and logs out; an IDLE started
+      // between them would only cost two round trips per command (and would keep
+      // the socket from being borrowed for fetches).
+      disableAutoIdle: true,
+    },
+  );
+  return new ImapMailServer(client, {
+    account: account.id,
+    host: account.host,
+    port: account.port,
+    password: options.password,
+    trace,
+    logger: options.logger,
+    largeMessageBytes: options.largeMessageBytes,
+    readAheadBytes: options.readAheadBytes,
+    socketTimeoutMs: options.socketTimeoutMs,
+    fetchEngine: options.fetchEngine,
+  });
+}
+
+/**
+ * Connects and authenticates an ImapFlow client for `account` (TLS policy,
+ * CA file, login method, logger adapter), mapping failures to `ImapError`.
+ * `options.trace` must already redact (see `redactor`). Shared by the session
+ * adapter and the IDLE watcher.
+ */
+export async function openImapFlow(
+  account: AccountConfig,
+  options: ConnectMailServerOptions,
+  extra: Partial<ImapFlowOptions> = {},
+): Promise<ImapFlow> {
+  const ctx = { account: account.id, host: account.host, port: account.port };
+  const redact = redactor(account.auth.user, options.password);
+  const trace = options.trace;
+
+  let ca: Buffer | undefined;
+  if (account.tlsOptions?.ca) {
+    try {
+      ca = await readFile(account.tlsOptions.ca);
+    } catch (error) {
+      throw imapError(
+        'TLS_FAILED',
+        account.id,
+        `cannot read tlsOptions.ca ${account.tlsOptions.ca} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        {
+          cause: error,
+          retryable: false,
+        },
+      );
+    }
+  }
+
+  const attempt = async (loginMethod: 'LOGIN' | 'AUTH=PLAIN'): Promise<ImapFlow> => {
+    const flowOptions: ImapFlowOptions = {
+      host: account.host,
+      port: account.port,
+      secure: account.tls === true,
+      // `starttls` must upgrade or fail; `false` must never upgrade (RFC 3501 6.2.1 leaves it to the client).
+      doSTARTTLS: account.tls === 'starttls' ? true : account.tls === false ? false : undefined,
+      servername: account.tlsOptions?.servername,
+      tls: {
+        rejectUnauthorized: account.tlsOptions?.rejectUnauthorized ?? true,
+        ...(ca ? { ca } : {}),
+        ...(account.tlsOptions?.servername ? { servername: account.tlsOptions.servername } : {}),
+        minVersion: 'TLSv1.2',
+      },
+      auth: { user: account.auth.user, pass: options.password, loginMethod },
+      logger: flowLogger(trace, options.logger, redact),
+      // COMPRESS would put a zlib stream between the socket and the parser; the
+      // fast fetch path reads the socket directly and is measured without it.
+      disableCompression: true,
+      connectionTimeout: options.connectionTimeoutMs ?? 30_000,
+      greetingTimeout: options.greetingTimeoutMs ?? 16_000,
+      socketTimeout: options.socketTimeoutMs ?? 120_000,
+      clientInfo: { name: 'postroom', vendor: 'postroom' },
+      ...extra,
+    };
+    const client = new ImapFlow(flowOptions);
+    // An 'error' event without a listener would crash the process; failures are
+    // reported through the promises (connect() and each command) instead.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+  };
+
+  try {
+    return await attempt(account.auth.method === 'plain' ? 'AUTH=PLAIN' : 'LOGIN');
+  } catch (error) {
+    // `method: login` means LOGIN, or AUTHENTICATE PLAIN where the server disabled LOGIN (RFC 3501 7.2.1 LOGINDISABLED).
+    if (account.auth.method === 'login' && /login is disabled/i.test((error as Error)?.message ?? '')) {
+      try {
+        return await attempt('AUTH=PLAIN');
+      } catch (retryError) {
+        throw connectError(retryError, ctx, options.password);
+      }
+    }
+    throw connectError(error, ctx, options.password);
+  }
+}
+
+/**
+ * Replaces credentials in a trace line: the arguments of LOGIN and AUTHENTICATE
+ * (RFC 3501 6.2.2/6.2.3), and the password or a SASL PLAIN response (RFC 4616,
+ * base64 of `authzid NUL user NUL password`) wherever else they might appear.
+ */
+export function redactor(user: string, password: string): (line: string) => string {
+  const secrets = [password];
+  if (password !== '') {
+    for (const authzid of ['', user])
+      secrets.push(Buffer.from(`${authzid}\0${user}\0${password}`).toString('base64'));
+  }
+  const usable = secrets.filter((secret) => secret.length >= 1).sort((a, b) => b.length - a.length);
+  return (line: string) => {
+    let out = line.replace(/^(C: \S+ LOGIN )(\S+|"(?:[^"\\]|\\.)*") .*$/i, '$1$2 ***');
+    out = out.replace(/^(C: \S+ AUTHENTICATE \S+) .*$/i, '$1 ***');
+    for (const secret of usable) if (out.includes(secret)) out = out.split(secret).join('***');
+    return out;
+  };
+}
+
+interface FlowLogEntry {
+  msg?: unknown;
+  src?: unknown;
+  err?: { message?: unknown; code?: unknown };
+}
+
+/** The logger handed to ImapFlow: protocol lines to `trace`, the rest to `logger`. */
+function flowLogger(
+  trace: ((line: string) => void) | undefined,
+  logger: MinimalLogger | undefined,
+  redact: (line: string) => string,
+): NonNullable<ImapFlowOptions['logger']> {
+  const protocol = (entry: FlowLogEntry) => {
+    if (!trace || (entry.src !== 'c' && entry.src !== 's') || typeof entry.msg !== 'string') return false;
+    // ImapFlow's own raw-socket entries (logRaw) are off; these are parsed, masked lines.
+    trace(`${entry.src === 'c' ? 'C' : 'S'}: ${oneLine(entry.msg, 2000)}`);
+    return true;
+  };
+  const describe = (entry: FlowLogEntry) => {
+    const message = typeof entry.msg === 'string' ? entry.msg : 'imapflow';
+    const error = entry.err && typeof entry.err.message === 'string' ? `: ${entry.err.message}` : '';
+    return redact(oneLine(`imap: ${message}${error}`));
+  };
+  return {
+    // Building a protocol log line costs a second compile of every command and
+    // response: only ask for them when someone reads them.
+    isLevelEnabled: (level: string) => (level === 'trace' || level === 'debug' ? trace !== undefined : true),
+    trace: (entry: FlowLogEntry) => {
+      protocol(entry);
+    },
+    debug: (entry: FlowLogEntry) => {
+      if (!protocol(entry) && entry.src === undefined) logger?.debug(describe(entry));
+    },
+    info: (entry: FlowLogEntry) => {
+      if (!protocol(entry)) logger?.debug(describe(entry));
+    },
+    warn: (entry: FlowLogEntry) => {
+      if (!protocol(entry)) logger?.warn(describe(entry));
+    },
+    error: (entry: FlowLogEntry) => {
+      // Failures also reach the caller as ImapErrors; here they are context only.
+      if (!protocol(entry)) logger?.warn(describe(entry));
+    },
+  } as NonNullable<ImapFlowOptions['logger']>;
+}

@@ -1,0 +1,250 @@
+/**
+ * Protocol edge cases Dovecot never produces, against a scripted in-process IMAP
+ * server on loopback: UID after the body literal, bodies split into tiny TCP
+ * chunks, unsolicited responses inside a FETCH reply, a tagged NO, a BYE or
+ * silence in the middle of a FETCH, and a server that leaves UIDNEXT out of
+ * its EXAMINE reply.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AccountConfig } from '#lib/config/schema.ts';
+import { ImapError } from '#lib/errors.ts';
+import { connectMailServer } from '#lib/imap/connect.ts';
+
+type Reply = (tag: string, args: string, socket: Socket) => void;
+
+interface Scripted {
+  port: number;
+  commands: string[];
+  close(): Promise<void>;
+}
+
+const servers: Scripted[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.close();
+});
+
+/** A minimal IMAP server: enough for ImapFlow to log in, plus per-test replies. */
+async function scripted(
+  replies: Record<string, Reply>,
+  options: { uidNext?: boolean } = {},
+): Promise<Scripted> {
+  const commands: string[] = [];
+  const sockets = new Set<Socket>();
+  const defaults: Record<string, Reply> = {
+    CAPABILITY: (tag, _args, socket) =>
+      socket.write(`* CAPABILITY IMAP4rev1 NAMESPACE UIDPLUS\r\n${tag} OK done\r\n`),
+    LOGIN: (tag, _args, socket) =>
+      socket.write(`${tag} OK [CAPABILITY IMAP4rev1 NAMESPACE UIDPLUS] Logged in\r\n`),
+    NAMESPACE: (tag, _args, socket) => socket.write(`* NAMESPACE (("" "/")) NIL NIL\r\n${tag} OK done\r\n`),
+    LIST: (tag, _args, socket) => socket.write(`* LIST (\\HasNoChildren) "/" INBOX\r\n${tag} OK done\r\n`),
+    LSUB: (tag, _args, socket) => socket.write(`${tag} OK done\r\n`),
+    EXAMINE: (tag, _args, socket) =>
+      socket.write(
+        `* 3 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n${options.uidNext === false ? '' : '* OK [UIDNEXT 4] ok\r\n'}${tag} OK [READ-ONLY] done\r\n`,
+      ),
+    STATUS: (tag, _args, socket) =>
+      socket.write(`* STATUS INBOX (UIDNEXT 4 UIDVALIDITY 7)\r\n${tag} OK done\r\n`),
+    CLOSE: (tag, _args, socket) => socket.write(`${tag} OK done\r\n`),
+    LOGOUT: (tag, _args, socket) => socket.end(`* BYE bye\r\n${tag} OK done\r\n`),
+  };
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.write('* OK scripted ready\r\n');
+    let buffer = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('latin1');
+      let index = buffer.indexOf('\r\n');
+      while (index >= 0) {
+        const line = buffer.slice(0, index);
+        buffer = buffer.slice(index + 2);
+        const match = /^(\S+) (UID )?(\S+) ?(.*)$/.exec(line);
+        if (match) {
+          const name = `${match[2] ?? ''}${match[3]!.toUpperCase()}`;
+          commands.push(name);
+          const reply = replies[name] ?? defaults[name];
+          if (reply) reply(match[1]!, match[4] ?? '', socket);
+          else socket.write(`${match[1]} BAD unknown command\r\n`);
+        }
+        index = buffer.indexOf('\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const handle: Scripted = {
+    port: typeof address === 'object' && address ? address.port : 0,
+    commands,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  servers.push(handle);
+  return handle;
+}
+
+function account(port: number): AccountConfig {
+  return {
+    id: 'scripted',
+    host: '127.0.0.1',
+    port,
+    tls: false,
+    auth: { user: 'u', password: { env: 'X' }, method: 'login' },
+    mailboxes: ['INBOX'],
+    start: 'all',
+    schedule: 'rate(5 minutes)',
+    idle: false,
+  };
+}
+
+const body = (uid: number, size: number) => Buffer.alloc(size, 97 + (uid % 26));
+
+async function collect(source: Readable | Uint8Array): Promise<Buffer> {
+  if (!(source instanceof Readable)) return Buffer.from(source);
+  const chunks: Buffer[] = [];
+  for await (const chunk of source) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('fast fetch path against unusual servers', () => {
+  it('matches bodies to UIDs that come after the literal, also when split into tiny chunks', async () => {
+    // Prepare
+    const server = await scripted({
+      'UID FETCH': (tag, _args, socket) => {
+        const parts = [1, 2, 3].map((uid) =>
+          Buffer.concat([
+            Buffer.from(`* ${uid} FETCH (BODY[] {${100 + uid}}\r\n`),
+            body(uid, 100 + uid),
+            Buffer.from(` UID ${uid * 10})\r\n`),
+          ]),
+        );
+        const all = Buffer.concat([...parts, Buffer.from(`${tag} OK done\r\n`)]);
+        // One byte at a time in the first half, then the rest at once.
+        let offset = 0;
+        const step = () => {
+          if (offset < all.length / 2) {
+            socket.write(all.subarray(offset, offset + 1));
+            offset++;
+            setImmediate(step);
+          } else socket.write(all.subarray(offset));
+        };
+        step();
+      },
+    });
+    const session = await connectMailServer(account(server.port), { password: 'p' });
+    await session.examine('INBOX');
+    const got: [number, number][] = [];
+    // Act
+    await session.fetchSources([10, 20, 30], new Map(), async (uid, source) => {
+      const bytes = await collect(source);
+      expect(bytes.equals(body(uid / 10, 100 + uid / 10))).toBe(true);
+      got.push([uid, bytes.length]);
+    });
+    // Assess
+    expect(got).toEqual([
+      [10, 101],
+      [20, 102],
+      [30, 103],
+    ]);
+    await session.logout();
+  });
+
+  it('passes unsolicited responses on to ImapFlow and keeps the session in step', async () => {
+    // Prepare
+    const server = await scripted({
+      'UID FETCH': (tag, _args, socket) =>
+        socket.write(
+          `* 1 FETCH (UID 1 BODY[] {5}\r\nhello)\r\n* 4 EXISTS\r\n* 2 FETCH (FLAGS (\\Seen))\r\n* 2 FETCH (UID 2 BODY[] {5}\r\nworld)\r\n${tag} OK done\r\n`,
+        ),
+      'UID SEARCH': (tag, _args, socket) => socket.write(`* SEARCH 1 2 4\r\n${tag} OK done\r\n`),
+    });
+    const session = await connectMailServer(account(server.port), { password: 'p' });
+    await session.examine('INBOX');
+    const got: string[] = [];
+    // Act
+    await session.fetchSources([1, 2], new Map(), async (_uid, source) => {
+      got.push((await collect(source)).toString());
+    });
+    const newer = await session.searchNewerThan(1);
+    // Assess
+    expect(got).toEqual(['hello', 'world']);
+    expect(newer).toEqual([2, 4]);
+    await session.logout();
+  });
+
+  it('turns a tagged NO into COMMAND_FAILED with the server text', async () => {
+    // Prepare
+    const server = await scripted({
+      'UID FETCH': (tag, _args, socket) => socket.write(`${tag} NO [SERVERBUG] Internal error occurred\r\n`),
+    });
+    const session = await connectMailServer(account(server.port), { password: 'p' });
+    await session.examine('INBOX');
+    // Act
+    const error = await session
+      .fetchSources([1], new Map(), async () => undefined)
+      .catch((reason: unknown) => reason);
+    // Assess
+    expect(error).toBeInstanceOf(ImapError);
+    expect((error as ImapError).code).toBe('COMMAND_FAILED');
+    expect((error as ImapError).message).toContain('Internal error occurred');
+    await session.logout();
+  });
+
+  it('rejects with CONNECTION_LOST on a BYE in the middle of a FETCH', async () => {
+    // Prepare
+    const server = await scripted({
+      'UID FETCH': (_tag, _args, socket) =>
+        socket.end('* 1 FETCH (UID 1 BODY[] {5}\r\nhello)\r\n* BYE shutting down\r\n'),
+    });
+    const session = await connectMailServer(account(server.port), { password: 'p' });
+    await session.examine('INBOX');
+    // Act
+    const error = await session
+      .fetchSources([1, 2], new Map(), async () => undefined)
+      .catch((reason: unknown) => reason);
+    // Assess
+    expect((error as ImapError).code).toBe('CONNECTION_LOST');
+    expect(session.closed).toBe(true);
+  });
+
+  it('rejects with CONNECTION_LOST when the server falls silent in the middle of a FETCH', async () => {
+    // Prepare
+    const server = await scripted({
+      'UID FETCH': (_tag, _args, socket) => socket.write('* 1 FETCH (UID 1 BODY[] {50}\r\nonly part of it'),
+    });
+    const session = await connectMailServer(account(server.port), { password: 'p', socketTimeoutMs: 400 });
+    await session.examine('INBOX');
+    // Act
+    const error = await session
+      .fetchSources([1], new Map(), async (_uid, source) => {
+        await collect(source);
+      })
+      .catch((reason: unknown) => reason);
+    // Assess
+    expect((error as ImapError).code).toBe('CONNECTION_LOST');
+    expect((error as ImapError).message).toMatch(/no data from the server/);
+  });
+});
+
+describe('EXAMINE without UIDNEXT', () => {
+  it('asks STATUS for UIDNEXT, but only while the mailbox is not selected', async () => {
+    // Prepare
+    const server = await scripted({}, { uidNext: false });
+    const session = await connectMailServer(account(server.port), { password: 'p' });
+    // Act
+    const first = await session.examine('INBOX');
+    const second = await session.examine('INBOX');
+    await session.logout();
+    // Assess
+    expect(first).toMatchObject({ uidNext: 4, uidValidity: 7, exists: 3 });
+    expect(second.uidNext).toBe(4);
+    const sequence = server.commands.filter((name) => ['EXAMINE', 'STATUS', 'CLOSE'].includes(name));
+    // First time: EXAMINE (no UIDNEXT), leave it, STATUS, EXAMINE again; then STATUS first.
+    expect(sequence).toEqual(['EXAMINE', 'CLOSE', 'STATUS', 'EXAMINE', 'STATUS', 'EXAMINE']);
+  });
+});
