@@ -78,8 +78,11 @@ interface Sizes {
 
 function sizes(dir: string): Sizes {
   let zipped = 0;
-  for (const file of readdirSync(dir))
-    zipped += deflateRawSync(readFileSync(join(dir, file)), { level: 9 }).length;
+  // Every file of the asset, the code tables folder included.
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile())
+      zipped += deflateRawSync(readFileSync(join(entry.parentPath, entry.name)), { level: 9 }).length;
+  }
   return {
     code: statSync(join(dir, 'index.mjs')).size,
     map: statSync(join(dir, 'index.mjs.map')).size,

@@ -14,7 +14,7 @@ import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
 import { fetchSecretFromSecretsManager } from '#lib/adapters/aws/secrets.ts';
 import { openAwsStores } from '#lib/adapters/aws/stores.ts';
 import { composeRuntime } from '#lib/compose.ts';
-import { awsStoreFromEnvironment, loadConfigFromEnvironment } from '#lib/config/load.ts';
+import { awsStoreFromEnvironment, loadConfigFromEnvironment } from '#lib/config/environment.ts';
 import { type PollResult, pollAccount } from '#lib/core/poll.ts';
 import { ConfigError } from '#lib/errors.ts';
 

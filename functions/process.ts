@@ -15,20 +15,25 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { EventBridgeEventSink } from '#lib/adapters/aws/eventbridge-event-sink.ts';
 import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
 import { fetchSecretFromSecretsManager } from '#lib/adapters/aws/secrets.ts';
 import { openAwsStores } from '#lib/adapters/aws/stores.ts';
 import { composeRuntime } from '#lib/compose.ts';
-import { awsStoreFromEnvironment, loadConfigFromEnvironment } from '#lib/config/load.ts';
+import { awsStoreFromEnvironment, loadConfigFromEnvironment } from '#lib/config/environment.ts';
 import { type BatchItem, processBatch } from '#lib/core/process.ts';
 import { parseQueueMessage } from '#lib/core/queue-message.ts';
 
 const logger = new Logger({ serviceName: 'postroom' });
 const metrics = new Metrics({ namespace: 'Postroom', serviceName: 'postroom' });
 const config = await loadConfigFromEnvironment();
+const store = awsStoreFromEnvironment();
 const runtime = await composeRuntime(config, {
   logger: fromPowertools(logger),
-  stores: openAwsStores(awsStoreFromEnvironment()),
+  stores: openAwsStores(
+    store,
+    store.eventBus ? { events: new EventBridgeEventSink({ eventBusName: store.eventBus }) } : {},
+  ),
   fetchSecret: fetchSecretFromSecretsManager,
 });
 

@@ -5,6 +5,7 @@
  * Secrets Manager. Lambda handlers use `composeRuntime` with the AWS stores
  * directly.
  */
+import { EventBridgeEventSink } from './adapters/aws/eventbridge-event-sink.ts';
 import { fetchSecretFromSecretsManager } from './adapters/aws/secrets.ts';
 import { openAwsStores } from './adapters/aws/stores.ts';
 import { openLocalStores } from './adapters/local/stores.ts';
@@ -21,9 +22,10 @@ export interface OpenRuntimeOptions extends Omit<RuntimeOptions, 'stores' | 'fet
 export async function openRuntime(config: PostroomConfig, options: OpenRuntimeOptions): Promise<Runtime> {
   const store = options.store ?? config.store;
   if (store.kind === 'aws') {
+    const events = store.eventBus ? new EventBridgeEventSink({ eventBusName: store.eventBus }) : undefined;
     return composeRuntime(config, {
       ...options,
-      stores: openAwsStores(store),
+      stores: openAwsStores(store, events ? { events } : {}),
       fetchSecret: fetchSecretFromSecretsManager,
     });
   }

@@ -538,7 +538,7 @@ export const ruleSchema = z.strictObject({
   mailboxes: z.array(z.string().trim().min(1)).min(1, 'expected at least one mailbox').optional(),
   /** The condition; without one the rule applies to every message. */
   when: conditionSchema.optional(),
-  // biome-ignore lint/suspicious/noThenProperty: the rule language's word (and an array is never a thenable).
+  // `then` is the rule language's word (an array is never a thenable; the lint rule is off).
   then: z.array(actionSchema).min(1, 'expected at least one action'),
   /** Later rules don't see a message this rule matched. @default false */
   stop: z.boolean().default(false),

@@ -7,16 +7,28 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Stores } from '../../compose.ts';
 import type { StoreConfig } from '../../config/schema.ts';
 import { PostroomError } from '../../errors.ts';
+import type { EventSink } from '../../ports.ts';
 import { awsClientConfig } from './clients.ts';
 import { DynamoCheckpointStore } from './dynamodb-checkpoint-store.ts';
 import { DynamoDeliveryLog } from './dynamodb-delivery-log.ts';
 import { DynamoIdempotencyStore } from './dynamodb-idempotency-store.ts';
 import { DynamoLeaseStore } from './dynamodb-lease-store.ts';
-import { EventBridgeEventSink } from './eventbridge-event-sink.ts';
 import { S3BlobStore } from './s3-blob-store.ts';
 import { SqsQueue } from './sqs-queue.ts';
 
-export function openAwsStores(store: Extract<StoreConfig, { kind: 'aws' }>): Stores {
+export interface AwsStoreOptions {
+  /**
+   * Where `emit` goes (EventBridge, built by the caller so that the poll
+   * Lambda, which never emits, does not bundle the EventBridge client).
+   * @default a sink that refuses, naming the missing setting
+   */
+  events?: EventSink;
+}
+
+export function openAwsStores(
+  store: Extract<StoreConfig, { kind: 'aws' }>,
+  options: AwsStoreOptions = {},
+): Stores {
   // One DynamoDB client (one connection pool) for all four state stores.
   const table = { tableName: store.table, client: new DynamoDBClient(awsClientConfig()) };
   return {
@@ -27,15 +39,13 @@ export function openAwsStores(store: Extract<StoreConfig, { kind: 'aws' }>): Sto
     leases: new DynamoLeaseStore(table),
     deliveries: new DynamoDeliveryLog(table),
     idempotency: new DynamoIdempotencyStore(table),
-    events: store.eventBus
-      ? new EventBridgeEventSink({ eventBusName: store.eventBus })
-      : {
-          emit: async () => {
-            throw new PostroomError(
-              'EVENTS_UNCONFIGURED',
-              'a rule emits events but store.eventBus is not set',
-            );
-          },
-        },
+    events: options.events ?? {
+      emit: async () => {
+        throw new PostroomError(
+          'EVENTS_UNCONFIGURED',
+          'a rule emits events but no event bus is configured (store.eventBus)',
+        );
+      },
+    },
   };
 }

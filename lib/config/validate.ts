@@ -1,0 +1,69 @@
+/**
+ * Validating a parsed config into a frozen, typed object, and rendering zod's
+ * issues as `path: message` lines (`accounts[0].port: expected a number`).
+ * No YAML here: the Lambda bundles read the JSON config the CDK app wrote.
+ */
+import type * as z from 'zod';
+import { ConfigError } from '../errors.ts';
+import { configSchema, type PostroomConfig } from './schema.ts';
+
+/** Renders a zod issue path the way a user would write it: `accounts[0].auth.user`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out === '' ? String(segment) : `.${String(segment)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string }[] {
+  const path = [...issue.path];
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown key' }));
+    case 'invalid_type': {
+      // `input` is there because parseConfig asks for `reportInput`; it is never printed
+      // (it could be a password written in the wrong place).
+      if ((issue as { input?: unknown }).input === undefined)
+        return [{ path, message: `required (expected ${article(issue.expected)})` }];
+      return [{ path, message: `expected ${article(issue.expected)}` }];
+    }
+    case 'invalid_value':
+      if (issue.message.startsWith('Invalid')) {
+        return [{ path, message: `expected one of ${issue.values.map((v) => String(v)).join(', ')}` }];
+      }
+      return [{ path, message: issue.message }];
+    default:
+      return [{ path, message: issue.message.replace(/^Invalid input: /, '') }];
+  }
+}
+
+function article(type: string): string {
+  if (type === 'array') return 'a list';
+  if (type === 'object') return 'a mapping';
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/** Turns zod issues into sorted, de-duplicated `path: message` lines. */
+export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
+  const lines = issues.flatMap(describeIssue).map(({ path, message }) => `${formatPath(path)}: ${message}`);
+  return [...new Set(lines)];
+}
+
+/** Validates an already parsed config (from YAML or JSON). */
+export function validateConfig(value: unknown, origin = 'config'): PostroomConfig {
+  const result = configSchema.safeParse(value ?? {}, { reportInput: true });
+  if (!result.success) {
+    throw new ConfigError(`${origin} has problems`, formatIssues(result.error.issues));
+  }
+  return deepFreeze(result.data);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
