@@ -361,6 +361,29 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
     expect(uidsOf(delivered)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
   });
 
+  it('stops between batches when its time is up, and the next poll resumes where it stopped', async () => {
+    const { user, harness } = await setup(
+      kind,
+      {},
+      { batchMessages: 10, batchBytes: 1 << 20, largeMessageBytes: 4 << 20, concurrency: 4 },
+    );
+    await withSetupClient(info(), user, (c) => appendMessages(c, 'INBOX', messages(user, 35)));
+    const stop = new AbortController();
+
+    // The Lambda driver aborts (or passes a deadline) when its remaining time runs short.
+    const first = await poll(harness, {
+      signal: stop.signal,
+      onProgress: (p) => {
+        if (p.fetched >= 10) stop.abort();
+      },
+    });
+    const second = await poll(harness);
+
+    expect(first.mailboxes[0]).toMatchObject({ outcome: 'partial', fetched: 10, lastUid: 10 });
+    expect(second.mailboxes[0]).toMatchObject({ outcome: 'done', fetched: 25, lastUid: 35 });
+    expect(uidsOf(await harness.drainQueue())).toEqual(Array.from({ length: 35 }, (_, i) => i + 1));
+  });
+
   it('reads each source as a stream, never as one buffer, for messages above the large threshold', async () => {
     const { user, harness } = await setup(
       kind,
