@@ -3,6 +3,7 @@
  * a single conditional PutItem so two pollers can never both move it.
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { assertCheckpointMovesForward } from '../../core/checkpoint.ts';
 import { CheckpointConflictError } from '../../errors.ts';
 import type { Checkpoint, CheckpointStore } from '../../ports.ts';
 import {
@@ -45,7 +46,7 @@ export class DynamoCheckpointStore implements CheckpointStore {
     next: Checkpoint,
     previous: Checkpoint | undefined,
   ): Promise<void> {
-    checkForward(account, mailbox, next, previous);
+    assertCheckpointMovesForward(account, mailbox, next, previous);
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     let condition: string;
@@ -93,29 +94,4 @@ export class DynamoCheckpointStore implements CheckpointStore {
 
 function key(account: string, mailbox: string): { pk: string; sk: string } {
   return { pk: keyPart(`ckpt#${escapeKey(account)}#${escapeKey(mailbox)}`, 2000), sk: SK };
-}
-
-/**
- * Within one UIDVALIDITY, UIDs only grow (RFC 3501 2.3.1.1), so a lower
- * `lastUid` can only come from a stale poller. A new UIDVALIDITY voids every
- * stored UID and may start anywhere.
- */
-function checkForward(
-  account: string,
-  mailbox: string,
-  next: Checkpoint,
-  previous: Checkpoint | undefined,
-): void {
-  if (previous && next.uidValidity === previous.uidValidity && next.lastUid < previous.lastUid) {
-    throw new CheckpointConflictError(
-      `refusing to move the checkpoint of ${account}/${mailbox} back from UID ${previous.lastUid} to ${next.lastUid}`,
-      {
-        account,
-        mailbox,
-        uidValidity: next.uidValidity,
-        lastUid: previous.lastUid,
-        nextLastUid: next.lastUid,
-      },
-    );
-  }
 }

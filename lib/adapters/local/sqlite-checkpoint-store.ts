@@ -3,6 +3,8 @@
  * one IMMEDIATE transaction: it takes the write lock before reading, so two
  * processes sharing the file cannot both see the same `previous`.
  */
+
+import { assertCheckpointMovesForward } from '../../core/checkpoint.ts';
 import { CheckpointConflictError } from '../../errors.ts';
 import type { Checkpoint, CheckpointStore } from '../../ports.ts';
 import type { SqliteDatabase } from './sqlite.ts';
@@ -98,7 +100,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     next: Checkpoint,
     previous: Checkpoint | undefined,
   ): Promise<void> {
-    checkForward(account, mailbox, next, previous);
+    assertCheckpointMovesForward(account, mailbox, next, previous);
     this.#advance(account, mailbox, next, previous);
   }
 }
@@ -122,29 +124,4 @@ function sameCheckpoint(stored: Checkpoint | undefined, previous: Checkpoint | u
     stored.uidNext === previous.uidNext &&
     stored.highestModSeq === previous.highestModSeq
   );
-}
-
-/**
- * Within one UIDVALIDITY, UIDs only grow (RFC 3501 2.3.1.1), so a lower
- * `lastUid` can only come from a stale poller. A new UIDVALIDITY voids every
- * stored UID and may start anywhere.
- */
-function checkForward(
-  account: string,
-  mailbox: string,
-  next: Checkpoint,
-  previous: Checkpoint | undefined,
-): void {
-  if (previous && next.uidValidity === previous.uidValidity && next.lastUid < previous.lastUid) {
-    throw new CheckpointConflictError(
-      `refusing to move the checkpoint of ${account}/${mailbox} back from UID ${previous.lastUid} to ${next.lastUid}`,
-      {
-        account,
-        mailbox,
-        uidValidity: next.uidValidity,
-        lastUid: previous.lastUid,
-        nextLastUid: next.lastUid,
-      },
-    );
-  }
 }
