@@ -10,6 +10,7 @@ import {
   startDemo,
   watchDemo,
 } from '../../demo/demo.ts';
+import { ensureDovecotInstalled } from '../../demo/install-dovecot.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
 import { sharedRedactor, type Terminal, table } from '../output.ts';
 
@@ -54,6 +55,8 @@ Examples:
     { config: false },
   ).action(async (options: DemoCommandOptions) => {
     const terminal = terminalFor(options);
+    // On a fresh Debian machine run as root, install Dovecot rather than stop (see install-dovecot.ts).
+    await ensureDovecotInstalled((line) => terminal.say(line), terminal);
     const common = {
       dir: options.dir,
       logger: terminal,
