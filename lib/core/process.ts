@@ -6,8 +6,9 @@
  *
  * Effectively once: every completed (message, rule, action) is recorded in the
  * IdempotencyStore and skipped on redelivery. For the crash between doing an
- * action and recording it, COPY looks for the Message-ID in the target before
- * copying again; MOVE and delete find the message gone and say so.
+ * action and recording it, COPY (and the UID COPY of a MOVE fallback) looks for
+ * the Message-ID in the target before copying again; MOVE and delete find the
+ * message gone and say so.
  *
  * Written against the ports and the pure rule engine only.
  */
@@ -19,6 +20,7 @@ import type {
   FolderRef,
   IdempotencyStore,
   Logger,
+  MailboxState,
   MailServer,
   PostroomEvent,
   QueueMessage,
@@ -205,6 +207,16 @@ export async function plan(
     });
     result.matched = evaluation.matched;
     result.warnings.push(...evaluation.warnings);
+    if (result.warnings.length > 0) {
+      // Results are not printed by every driver: the log is where a user learns that
+      // a message could not be parsed and only envelope-level rules applied to it.
+      logger.warn('message processed with warnings', {
+        account: message.account,
+        mailbox: message.mailbox,
+        uid: message.uid,
+        warnings: result.warnings,
+      });
+    }
     for (const action of evaluation.actions) {
       if (await deps.idempotency.isDone(idempotencyKey(message, action))) {
         report(work, action, 'already-done');
@@ -265,14 +277,20 @@ async function applyInMailbox(
 ): Promise<void> {
   // Redelivered COPYs first check the target for the Message-ID (the crash between
   // COPY and its record); that opens other folders, so it happens before SELECT.
+  // So do MOVEs on a server without MOVE: the fallback is UID COPY, then UID STORE
+  // and UID EXPUNGE, and a crash after the COPY leaves the message in both folders.
+  const copiedMoves = new Set<PlannedAction>();
   for (const work of works) {
-    if (work.item.receiveCount <= 1 || !work.item.message.messageId) continue;
-    for (const action of work.pending.filter((a) => a.kind === 'copy')) {
-      if (action.kind !== 'copy') continue;
+    const messageId = work.item.message.messageId;
+    if (work.item.receiveCount <= 1 || !messageId) continue;
+    for (const action of [...work.pending]) {
+      if (action.kind !== 'copy' && !(action.kind === 'move' && !session.capabilities.has('MOVE'))) continue;
       const path = await session.resolveFolder(action.target, { create: false });
       if (!path) continue;
-      const found = await session.findByMessageId(path, work.item.message.messageId);
-      if (found.length > 0) await complete(deps, work, action, 'already-done', `found in ${path}`);
+      const found = await session.findByMessageId(path, messageId);
+      if (found.length === 0) continue;
+      if (action.kind === 'copy') await complete(deps, work, action, 'already-done', `found in ${path}`);
+      else copiedMoves.add(action);
     }
   }
 
@@ -291,7 +309,22 @@ async function applyInMailbox(
     }
   }
 
-  const state = await session.select(mailbox);
+  let state: MailboxState;
+  try {
+    state = await session.select(mailbox);
+  } catch (error) {
+    if (!isPostroomError(error) || error.code !== 'MAILBOX_NOT_FOUND') throw error;
+    // Deleted (or renamed) since the poll: its messages are gone from where the
+    // queue says they are. Retrying would only dead-letter them later.
+    logger.warn('mailbox no longer exists; its messages are reported gone', { mailbox });
+    for (const work of works) {
+      if (work.result.status === 'failed') continue;
+      for (const action of work.pending.filter((a) => IMAP_KINDS.has(a.kind))) {
+        await complete(deps, work, action, 'gone', `mailbox ${mailbox} no longer exists`);
+      }
+    }
+    return;
+  }
   const live: Work[] = [];
   for (const work of works) {
     if (work.item.message.uidValidity !== state.uidValidity) {
@@ -314,6 +347,19 @@ async function applyInMailbox(
     }
   }
 
+  // A copy or move into the mailbox the message is in would give it a new UID
+  // there, which the next poll delivers again, and the rule fires again: a loop.
+  for (const work of live) {
+    if (work.result.status === 'failed') continue;
+    for (const action of work.pending) {
+      if (action.kind !== 'copy' && action.kind !== 'move') continue;
+      if (targets.get(targetKey(action.target)) !== state.path) continue;
+      const note = `already in ${mailbox}; a ${action.kind} there would be polled again`;
+      work.result.warnings.push(`rule ${action.rule}: ${action.kind} skipped, the message is ${note}`);
+      await complete(deps, work, action, 'skipped', note);
+    }
+  }
+
   for (const phase of PHASES) {
     // One command per (action, target or flags) over the UID set.
     const groups = new Map<
@@ -324,7 +370,7 @@ async function applyInMailbox(
       if (!existing.has(work.item.message.uid)) continue;
       for (const action of work.pending) {
         if (action.kind !== phase || work.result.status === 'failed') continue;
-        const key = groupKey(action);
+        const key = `${groupKey(action)}${copiedMoves.has(action) ? '\u0000copied' : ''}`;
         const group = groups.get(key) ?? { action, entries: [] };
         group.entries.push({ work, action });
         groups.set(key, group);
@@ -332,23 +378,32 @@ async function applyInMailbox(
     }
     for (const { action, entries } of groups.values()) {
       const uids = entries.map((e) => e.work.item.message.uid);
+      let outcome: { status: ActionStatus; note?: string };
       try {
-        const outcome = await runImapAction(session, action, uids, targets);
-        for (const entry of entries) {
-          await complete(deps, entry.work, entry.action, outcome.status, outcome.note);
-        }
-        if (outcome.status === 'left-deleted') {
-          logger.warn('server lacks UIDPLUS: messages left marked \\Deleted, not expunged', {
-            mailbox,
-            uids,
-          });
-        }
+        outcome = await runImapAction(session, action, uids, targets, copiedMoves.has(action));
       } catch (error) {
         for (const entry of entries) {
           report(entry.work, entry.action, 'failed', describe(error).message);
           fail(entry.work, error);
         }
         if (isPostroomError(error) && error.code === 'CONNECTION_LOST') throw error;
+        continue;
+      }
+      if (outcome.status === 'left-deleted') {
+        logger.warn('server lacks UIDPLUS: messages left marked \\Deleted, not expunged', {
+          mailbox,
+          uids,
+        });
+      }
+      // The server did it for every UID; a record that fails fails only its own message
+      // (redelivered, it finds the effect: the copy by Message-ID, the moved UID gone).
+      for (const entry of entries) {
+        try {
+          await complete(deps, entry.work, entry.action, outcome.status, outcome.note);
+        } catch (error) {
+          report(entry.work, entry.action, 'failed', `done, but not recorded: ${describe(error).message}`);
+          fail(entry.work, error);
+        }
       }
     }
   }
@@ -359,6 +414,8 @@ async function runImapAction(
   action: PlannedAction,
   uids: number[],
   targets: Map<string, string>,
+  /** A redelivered MOVE (fallback) whose COPY already reached the target: only the removal is left. */
+  alreadyCopied = false,
 ): Promise<{ status: ActionStatus; note?: string }> {
   switch (action.kind) {
     case 'flag':
@@ -373,6 +430,15 @@ async function runImapAction(
       if (action.kind === 'copy') {
         await session.copy(uids, path);
         return { status: 'done' };
+      }
+      if (alreadyCopied) {
+        const removal = await session.deleteMessages(uids);
+        return removal.expunged
+          ? { status: 'done', note: `found in ${path}; removed from the source (${removal.method})` }
+          : {
+              status: 'left-deleted',
+              note: `found in ${path}; left marked \\Deleted (server has no UIDPLUS)`,
+            };
       }
       const outcome = await session.move(uids, path);
       return outcome.expunged
@@ -395,7 +461,7 @@ async function folderPath(
   target: FolderRef,
   cache: Map<string, string>,
 ): Promise<string> {
-  const key = 'path' in target ? `p:${target.path}` : `s:${target.specialUse}`;
+  const key = targetKey(target);
   const cached = cache.get(key);
   if (cached) return cached;
   // Named folders are created if missing; a special-use folder must exist on the server.
@@ -408,6 +474,10 @@ async function folderPath(
   }
   cache.set(key, path);
   return path;
+}
+
+function targetKey(target: FolderRef): string {
+  return 'path' in target ? `p:${target.path}` : `s:${target.specialUse}`;
 }
 
 async function runOutward(
@@ -431,6 +501,9 @@ async function runOutward(
       await complete(deps, work, action, 'done');
     } else if (action.kind === 'saveAttachments') {
       const saved = await saveAttachments(deps.blobs, message, action.prefix);
+      // The record says "done" for good: the exported bytes must be durable first
+      // (the local folder defers its fsyncs to an explicit flush).
+      await deps.blobs.flush?.();
       await complete(deps, work, action, 'done', `${saved} attachment(s)`);
     }
   } catch (error) {

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.ts';
-import { rawBlobKey } from '../../core/keys.ts';
 import { type BatchItem, processBatch } from '../../core/process.ts';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, isPostroomError } from '../../errors.ts';
 import { openRuntime } from '../../runtime.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
 import { sharedRedactor, table } from '../output.ts';
@@ -82,45 +81,50 @@ export async function drainLocalQueue(
   const consumer = runtime.stores.consumer;
   if (!consumer) throw new ConfigError('no local queue to drain', ['store.kind: expected local']);
   const summary: DrainSummary = { processed: 0, failed: 0, actions: {}, rows: [] };
-  const seen = new Set<string>();
-  // Stops between batches when aborted: the batch in flight is finished and acked.
-  while (!signal?.aborted) {
-    const all = await consumer.receive(batchSize, VISIBILITY_MS);
-    // A message that failed earlier in this drain is not tried again until the next run.
-    const again = all.filter((r) => seen.has(rawBlobKey(r.body)));
-    for (const r of again) await consumer.release(r.receipt, 'failed earlier in this run; retried next run');
-    const received = all.filter((r) => !seen.has(rawBlobKey(r.body)));
-    if (received.length === 0) break;
-    const items: BatchItem[] = received.map((r) => ({
-      id: r.receipt,
-      message: r.body,
-      receiveCount: r.receiveCount,
-    }));
-    const byId = new Map(items.map((i) => [i.id, i]));
-    const result = await processBatch(runtime.processDependencies(), items);
-    for (const item of result.items) {
-      if (item.status === 'done') {
-        await consumer.ack(item.id);
-      } else {
-        seen.add(rawBlobKey(byId.get(item.id)!.message));
-        await consumer.release(item.id, item.error?.message ?? 'failed');
+  // Failed messages are released only when the run ends: released at once, they
+  // would be received again in this run, and every receive counts toward
+  // maxReceives, so one real attempt could dead-letter them with a reason that
+  // is not theirs. Meanwhile the visibility timeout keeps them hidden.
+  const failed: { receipt: string; reason: string }[] = [];
+  try {
+    // Stops between batches when aborted: the batch in flight is finished and acked.
+    while (!signal?.aborted) {
+      const received = await consumer.receive(batchSize, VISIBILITY_MS);
+      if (received.length === 0) break;
+      const items: BatchItem[] = received.map((r) => ({
+        id: r.receipt,
+        message: r.body,
+        receiveCount: r.receiveCount,
+      }));
+      const result = await processBatch(runtime.processDependencies(), items);
+      for (const item of result.items) {
+        if (item.status === 'done') await consumer.ack(item.id);
+        else failed.push({ receipt: item.id, reason: item.error?.message ?? 'failed' });
+        summary.rows.push([
+          String(item.uid),
+          (item.subject ?? '').slice(0, 50),
+          item.matched.join(', ') || '-',
+          item.actions
+            .map(
+              (a) =>
+                `${a.kind}${a.detail ? ` ${a.detail}` : ''}${a.status === 'done' ? '' : ` (${a.status})`}`,
+            )
+            .join('; ') || '-',
+        ]);
       }
-      summary.rows.push([
-        String(item.uid),
-        (item.subject ?? '').slice(0, 50),
-        item.matched.join(', ') || '-',
-        item.actions
-          .map(
-            (a) => `${a.kind}${a.detail ? ` ${a.detail}` : ''}${a.status === 'done' ? '' : ` (${a.status})`}`,
-          )
-          .join('; ') || '-',
-      ]);
+      summary.processed += result.processed;
+      summary.failed += result.failed;
+      for (const [kind, n] of Object.entries(result.actions))
+        summary.actions[kind] = (summary.actions[kind] ?? 0) + n;
+      onBatch?.(result);
     }
-    summary.processed += result.processed;
-    summary.failed += result.failed;
-    for (const [kind, n] of Object.entries(result.actions))
-      summary.actions[kind] = (summary.actions[kind] ?? 0) + n;
-    onBatch?.(result);
+  } finally {
+    for (const { receipt, reason } of failed) {
+      // A run longer than the visibility timeout lost the receipt: the message is visible again anyway.
+      await consumer.release(receipt, reason).catch((error: unknown) => {
+        if (!(isPostroomError(error) && error.code === 'QUEUE_RECEIPT_STALE')) throw error;
+      });
+    }
   }
   return summary;
 }
