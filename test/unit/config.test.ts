@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '#lib/config/load.ts';
 import { mailboxSettings } from '#lib/config/schema.ts';
 import { resolveSecret } from '#lib/config/secrets.ts';
@@ -15,7 +15,8 @@ function problemsOf(text: string): string[] {
   throw new Error('expected the config to be rejected');
 }
 
-const account = (extra: string) => `accounts:\n  - id: support\n    host: imap.example.com\n    auth: { user: u, password: { env: P } }\n${extra}`;
+const account = (extra: string) =>
+  `accounts:\n  - id: support\n    host: imap.example.com\n    auth: { user: u, password: { env: P } }\n${extra}`;
 
 describe('config', () => {
   it('accepts the shape documented in the ingest issue and applies defaults', () => {
@@ -66,7 +67,9 @@ describe('config', () => {
   });
 
   it('rejects duplicate account ids, naming both', () => {
-    const problems = problemsOf(`${account('')}  - id: support\n    host: y\n    auth: { user: u, password: { secret: s } }\n`);
+    const problems = problemsOf(
+      `${account('')}  - id: support\n    host: y\n    auth: { user: u, password: { secret: s } }\n`,
+    );
     expect(problems).toEqual(['accounts[1].id: duplicate account id "support" (also accounts[0])']);
   });
 
@@ -77,8 +80,12 @@ describe('config', () => {
 
 describe('secret references', () => {
   it('reads an env reference and names only the variable when it is unset', async () => {
-    await expect(resolveSecret({ env: 'X_PW' }, { env: { X_PW: 's3cret-value' } })).resolves.toBe('s3cret-value');
-    await expect(resolveSecret({ env: 'X_PW' }, { env: {} })).rejects.toThrow('environment variable X_PW is not set');
+    await expect(resolveSecret({ env: 'X_PW' }, { env: { X_PW: 's3cret-value' } })).resolves.toBe(
+      's3cret-value',
+    );
+    await expect(resolveSecret({ env: 'X_PW' }, { env: {} })).rejects.toThrow(
+      'environment variable X_PW is not set',
+    );
   });
 
   it('refuses a Secrets Manager reference without an AWS store', async () => {
