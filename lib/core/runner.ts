@@ -1,7 +1,8 @@
 /**
  * The one-machine loop behind `postroom run`: poll every account on its
  * schedule, wake up at once for mailboxes watched with IMAP IDLE, and process
- * the queue after every poll that brought mail. Jobs run one at a time (the
+ * the queue after every poll that brought mail (and after the first and every
+ * scheduled poll, for work left queued). Jobs run one at a time (the
  * local stand-ins are one SQLite file; the IMAP server is not flooded), and
  * identical pending jobs are merged.
  *
@@ -113,7 +114,8 @@ export class Runner {
       this.enqueue({ kind: 'poll', account: account.id, reason: 'schedule' });
       this.#schedule(account);
     }, delay);
-    timer.unref?.();
+    // Not unref'd: between polls (and while an IDLE connection is down) these
+    // timers are all that keeps `postroom run` alive; `stop()` clears them.
     this.#timers.add(timer);
   }
 
@@ -150,21 +152,24 @@ export class Runner {
         mailbox,
         error: message(error),
       });
-      this.#retryWatch(account, mailbox, attempt + 1);
+      // The timer opens attempt + 1: each failure doubles the ceiling once.
+      this.#retryWatch(account, mailbox, attempt);
     }
   }
 
   #retryWatch(account: AccountConfig, mailbox: string, attempt: number): void {
+    // A watch that failed to open while stopping must not leave a timer behind.
+    if (this.#abort.signal.aborted) return;
     const base = this.#deps.reconnectBaseMs ?? 1000;
     const max = this.#deps.reconnectMaxMs ?? 60_000;
-    // Exponential backoff with full jitter, so many clients do not reconnect in step.
+    // Exponential backoff with jitter (half the ceiling plus a random half), so many
+    // clients do not reconnect in step.
     const ceiling = Math.min(max, base * 2 ** attempt);
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       void this.#openWatch(account, mailbox, attempt + 1);
     }, delay);
-    timer.unref?.();
     this.#timers.add(timer);
   }
 
@@ -190,7 +195,12 @@ export class Runner {
         if (!account) return;
         const result = await this.#deps.poll(account, job.mailboxes, signal);
         this.#deps.onJobDone?.(job, { ok: true, fetched: result.fetched });
-        if (result.fetched > 0) this.enqueue({ kind: 'process', reason: `after poll of ${job.account}` });
+        // New mail is processed at once. The first poll and every scheduled one also
+        // drain the queue when they brought nothing: messages queued by an earlier
+        // run (stopped mid-drain) or released after a failure would otherwise wait
+        // for the next new mail. An empty drain is one query on the local queue.
+        if (result.fetched > 0 || job.reason !== 'idle')
+          this.enqueue({ kind: 'process', reason: `after poll of ${job.account}` });
       } else {
         const result = await this.#deps.processQueue(signal);
         this.#deps.onJobDone?.(job, { ok: true, processed: result.processed });

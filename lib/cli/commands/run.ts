@@ -13,6 +13,8 @@ import { drainLocalQueue } from './process.ts';
 
 /** SIGTERM must end the process within 10 s (issue 5); leave a margin for LOGOUT. */
 const STOP_DEADLINE_MS = 9_000;
+/** After a clean stop, how long a leftover connection attempt may keep the process alive. */
+const STOP_GRACE_MS = 1_000;
 
 export function registerRun(program: Command): void {
   addCommonOptions(
@@ -99,7 +101,8 @@ Examples:
     process.on('SIGTERM', () => stop('SIGTERM'));
 
     await runner.start();
-    if (!quiet) {
+    // A signal during start (the IDLE watches log in first) has already stopped the runner.
+    if (!quiet && !runner.signal.aborted) {
       const watched = config.accounts.flatMap((a) =>
         mailboxSettings(a)
           .filter((m) => m.idle)
@@ -111,11 +114,19 @@ Examples:
           '. Ctrl-C to stop.',
       );
     }
-    await new Promise<void>((resolve) =>
-      runner.signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
+    // An 'abort' listener added after the abort would never fire, and with nothing
+    // else pending Node would end the process with exit code 13 (unsettled top-level await).
+    if (!runner.signal.aborted) {
+      await new Promise<void>((resolve) =>
+        runner.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
+    }
     await stopping;
     await runtime.close();
     if (!quiet) terminal.say('stopped cleanly');
+    // Everything is checkpointed and logged out. A watch reconnecting at the moment of
+    // the signal may still be waiting for a server that does not answer (connection
+    // timeout 30 s); it must not hold the process past the 10 s promised.
+    setTimeout(() => process.exit(), STOP_GRACE_MS).unref();
   });
 }
