@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (tsx), so the command works right after `npm ci`.
-import { register } from 'tsx/esm/api';
+import { loadCli } from './load-cli.js';
 
-register();
-await import('../lib/cli/main.ts');
+const { main } = await loadCli();
+process.exitCode = await main(process.argv.slice(2));

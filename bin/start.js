@@ -2,11 +2,9 @@
 // `npm start`: `postroom run` when the config names a real account, otherwise
 // `postroom demo` (lib/demo/start-mode.ts says what counts as real). Extra
 // arguments are passed on: `npm start -- --verbose`.
-import { register } from 'tsx/esm/api';
+import { loadCli } from './load-cli.js';
 
-register();
-const { chooseStartMode } = await import('../lib/demo/start-mode.ts');
-const { main } = await import('../lib/cli/main.ts');
+const { chooseStartMode, main } = await loadCli();
 
 const file = process.env.POSTROOM_CONFIG_FILE || 'postroom.yaml';
 const { mode, reason } = await chooseStartMode(file);

@@ -2,6 +2,7 @@
  * One measured run in a fresh Node process, so each mode's peak RSS is its
  * own: `node --import tsx bench/lib/poll-child.ts MODE CONFIG.json`.
  *   poll      — the real poll use case with the config's store (local or aws)
+ *   repeat    — warm polls in one process (the empty-poll figure)
  *   imap-only — the same IMAP path (EXAMINE, SEARCH, metadata, sources in
  *               batches) into a sink that discards the bytes
  * Prints one JSON line: { ms, fetched, bytes, maxRssMb }.
@@ -24,6 +25,20 @@ if (mode === 'poll') {
   const result = await pollAccount(runtime.pollDependencies(), { account, ingest: config.ingest });
   fetched = result.fetched;
   bytes = result.mailboxes.reduce((sum, m) => sum + m.bytes, 0);
+} else if (mode === 'repeat') {
+  // A warm process (a running `postroom run`, a warm Lambda): one poll to warm
+  // up, then each of BENCH_REPEAT polls timed on its own.
+  await pollAccount(runtime.pollDependencies(), { account, ingest: config.ingest });
+  const each: number[] = [];
+  for (let i = 0; i < Number(process.env.BENCH_REPEAT ?? 5); i++) {
+    const t = performance.now();
+    const result = await pollAccount(runtime.pollDependencies(), { account, ingest: config.ingest });
+    each.push(performance.now() - t);
+    fetched += result.fetched;
+  }
+  await runtime.close();
+  process.stdout.write(`${JSON.stringify({ each, fetched })}\n`);
+  process.exit(0);
 } else if (mode === 'imap-only') {
   const session = await runtime.openSession(account);
   await session.examine('INBOX');

@@ -106,7 +106,3 @@ export function reportError(
   }
   if (verbose && error instanceof Error && error.stack) terminal.say(error.stack);
 }
-
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('bin/postroom.js')) {
-  process.exitCode = await main(process.argv.slice(2));
-}
