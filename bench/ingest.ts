@@ -20,6 +20,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { build } from 'esbuild';
 import { ImapFlow } from 'imapflow';
 import { addDovecotUser, startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
 import { attachmentMessage, htmlMessage, textMessage } from '../test/fixtures/messages.ts';
@@ -97,12 +98,36 @@ async function postroomChild<T = Sample>(
   const file = join(dir, 'config.json');
   const config = INGEST ? { ...baseConfig, ingest: INGEST } : baseConfig;
   writeFileSync(file, JSON.stringify(config));
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/lib/poll-child.ts', mode, file], {
+  const { stdout } = await run(process.execPath, [await childBundle(), mode, file], {
     env: { ...process.env, ...env, BENCH_PASSWORD: PASSWORD },
     maxBuffer: 1 << 20,
   });
   rmSync(dir, { recursive: true, force: true });
   return JSON.parse(stdout.trim().split('\n').pop()!) as T;
+}
+
+let bundled: string | undefined;
+/**
+ * The measured child runs as built JavaScript (esbuild, dependencies from
+ * node_modules), as `postroom` itself does after `npm ci`: a TypeScript loader
+ * would add its own memory and start-up time to every figure.
+ */
+async function childBundle(): Promise<string> {
+  if (bundled) return bundled;
+  // Inside the repo, so that its imports resolve to node_modules.
+  const outfile = join('.tmp', 'bench', 'poll-child.mjs');
+  await build({
+    entryPoints: ['bench/lib/poll-child.ts'],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+  });
+  bundled = outfile;
+  return outfile;
 }
 
 async function mbsync(host: string, port: number): Promise<Sample> {
