@@ -501,6 +501,22 @@ export class ImapMailServer implements MailServer {
     return this.openPath(mailbox, this.serverName(mailbox), readOnly);
   }
 
+  /**
+   * ImapFlow sends LIST (and LSUB) for a folder before its first SELECT or
+   * EXAMINE in a session, only to label its result with the delimiter and
+   * special-use flags. Postroom knows the delimiter from NAMESPACE and looks
+   * special-use folders up itself, so it seeds ImapFlow's folder cache and
+   * saves two round trips on every poll (an empty poll is mostly round trips).
+   * A missing folder is still detected: a refused SELECT makes ImapFlow LIST.
+   * Feature-detected, like the fast fetch path: without the cache, nothing changes.
+   */
+  private skipLabelListing(path: string): void {
+    const folders = (this.client as unknown as { folders?: unknown }).folders;
+    if (folders instanceof Map && !folders.has(path)) {
+      folders.set(path, { path, delimiter: this.namespace.delimiter, listed: true, flags: new Set<string>() });
+    }
+  }
+
   private async openPath(mailbox: string, path: string, readOnly: boolean): Promise<MailboxState> {
     const verb = readOnly ? 'EXAMINE' : 'SELECT';
     this.selected = null;
@@ -511,6 +527,7 @@ export class ImapMailServer implements MailServer {
       // mailbox from a stale view.
       let statusUidNext: number | undefined;
       if (this.uidNextMissing) statusUidNext = await this.statusUidNext(path);
+      this.skipLabelListing(path);
       let opened = await this.client.mailboxOpen(path, { readOnly });
       if (opened.uidNext === undefined && statusUidNext === undefined) {
         this.uidNextMissing = true;
