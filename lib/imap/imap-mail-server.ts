@@ -513,7 +513,12 @@ export class ImapMailServer implements MailServer {
   private skipLabelListing(path: string): void {
     const folders = (this.client as unknown as { folders?: unknown }).folders;
     if (folders instanceof Map && !folders.has(path)) {
-      folders.set(path, { path, delimiter: this.namespace.delimiter, listed: true, flags: new Set<string>() });
+      folders.set(path, {
+        path,
+        delimiter: this.namespace.delimiter,
+        listed: true,
+        flags: new Set<string>(),
+      });
     }
   }
 
