@@ -51,7 +51,9 @@ export type ImapFailure =
   | 'STARTTLS_UNAVAILABLE'
   | 'MAILBOX_NOT_FOUND'
   | 'COMMAND_FAILED'
-  | 'CONNECTION_LOST';
+  | 'CONNECTION_LOST'
+  /** The server said LIMIT or UNAVAILABLE (RFC 5530): too many connections, try later. */
+  | 'SERVER_BUSY';
 
 /** The IMAP server refused or dropped us. The message names the account and the server's answer. */
 export class ImapError extends PostroomError {

@@ -129,6 +129,13 @@ export function isTlsFailure(error: unknown): boolean {
   return Boolean((inner as ErrorShape | undefined)?.tlsFailed) && !/STARTTLS/i.test(errorMessage(inner));
 }
 
+/** True for the RFC 5530 response codes that mean "not now" rather than "no". */
+function busyServer(error: unknown): boolean {
+  const code = (error as { serverResponseCode?: unknown } | undefined)?.serverResponseCode;
+  if (typeof code === 'string' && /^(LIMIT|UNAVAILABLE)$/i.test(code)) return true;
+  return /\[(LIMIT|UNAVAILABLE)\]/i.test(serverAnswer(error) ?? '');
+}
+
 /** Context for error messages; `account` is the account id. */
 export interface ErrorContext {
   account: string;
@@ -154,6 +161,13 @@ export function connectError(error: unknown, ctx: ErrorContext, password?: strin
   } else if (isTlsFailure(inner)) {
     failure = 'TLS_FAILED';
     line = `TLS failed: ${oneLine(message)}${code && !message.includes(code) ? ` (${code})` : ''}`;
+  } else if (busyServer(inner)) {
+    // RFC 5530 LIMIT / UNAVAILABLE: the server is refusing for now (too many
+    // connections, maintenance), not rejecting the credentials. ImapFlow marks it
+    // as an authentication failure; it is a retryable condition.
+    failure = 'SERVER_BUSY';
+    retryable = true;
+    line = `server ${where} refused the login for now (too many connections or unavailable): ${serverAnswer(inner) ?? oneLine(message)}`;
   } else if (
     (inner as ErrorShape | undefined)?.authenticationFailed ||
     inner?.constructor?.name === 'AuthenticationFailure'

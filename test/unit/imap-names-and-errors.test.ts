@@ -118,6 +118,23 @@ describe('IMAP error messages', () => {
     );
   });
 
+  it('tells a busy server (LIMIT) from a wrong password, and makes it retryable', () => {
+    // Prepare: what ImapFlow gives when Dovecot refuses a login over mail_max_userip_connections
+    const error = Object.assign(new Error('Command failed'), {
+      authenticationFailed: true,
+      serverResponseCode: 'LIMIT',
+      response: 'Maximum number of connections from user+IP exceeded (mail_max_userip_connections=10)',
+    });
+    // Act
+    const mapped = connectError(error, ctx, 'pw');
+    // Assess
+    expect(mapped.code).toBe('SERVER_BUSY');
+    expect(mapped.retryable).toBe(true);
+    expect(mapped.message).toMatch(
+      /^account support: server 127\.0\.0\.1:993 refused the login for now .*\[LIMIT\] Maximum number/,
+    );
+  });
+
   it('reports a refused connection with the address and Node code, retryable', () => {
     // Prepare
     const error = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
