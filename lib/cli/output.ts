@@ -113,13 +113,39 @@ export class Terminal implements Logger {
   }
 }
 
+/**
+ * Terminal columns a string takes: East Asian wide and fullwidth characters
+ * and emoji take two, combining marks none (subjects are often Japanese or
+ * Chinese, and padding by string length would break the alignment).
+ */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    if (/\p{Mn}|\p{Me}|\u200d|\ufe0f/u.test(char)) continue;
+    const wide =
+      (code >= 0x1100 && code <= 0x115f) ||
+      (code >= 0x2e80 && code <= 0xa4cf) ||
+      (code >= 0xac00 && code <= 0xd7a3) ||
+      (code >= 0xf900 && code <= 0xfaff) ||
+      (code >= 0xfe30 && code <= 0xfe4f) ||
+      (code >= 0xff00 && code <= 0xff60) ||
+      (code >= 0xffe0 && code <= 0xffe6) ||
+      (code >= 0x1f300 && code <= 0x1faff) ||
+      (code >= 0x20000 && code <= 0x3fffd);
+    width += wide ? 2 : 1;
+  }
+  return width;
+}
+
 /** Renders rows as an aligned text table (no colour codes inside cells, so widths stay true). */
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map((c) => String(c)))];
-  const widths = headers.map((_, col) => Math.max(...cells.map((r) => (r[col] ?? '').length)));
+  const widths = headers.map((_, col) => Math.max(...cells.map((r) => displayWidth(r[col] ?? ''))));
+  const pad = (text: string, width: number) => text + ' '.repeat(Math.max(0, width - displayWidth(text)));
   const line = (r: string[]) =>
     r
-      .map((c, col) => (col === r.length - 1 ? c : c.padEnd(widths[col]!)))
+      .map((c, col) => (col === r.length - 1 ? c : pad(c, widths[col]!)))
       .join('  ')
       .trimEnd();
   return [line(cells[0]!), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)].join('\n');
