@@ -34,9 +34,13 @@ export interface S3BlobStoreOptions {
    * @default a new `S3Client(s3ClientConfig())`: region from `AWS_REGION`, endpoint from `AWS_ENDPOINT_URL_S3`
    */
   client?: S3Client;
-  /** Multipart part size for streamed bodies (S3's minimum is 5 MiB). @default 8 MiB */
+  /**
+   * Multipart part size for streamed bodies (S3's minimum is 5 MiB). Small,
+   * because a poller's memory is what limits it: a 50 MB message then holds
+   * about 15 MiB in flight. @default 5 MiB
+   */
   partSize?: number;
-  /** Parts uploaded at once for one streamed body. @default 3 */
+  /** Parts uploaded at once for one streamed body. @default 2 */
   queueSize?: number;
 }
 
@@ -55,8 +59,8 @@ export class S3BlobStore implements BlobStore {
   constructor(options: S3BlobStoreOptions) {
     this.bucket = options.bucket;
     this.client = options.client ?? new S3Client(s3ClientConfig());
-    this.partSize = Math.max(options.partSize ?? 8 * MiB, 5 * MiB);
-    this.queueSize = Math.max(options.queueSize ?? 3, 1);
+    this.partSize = Math.max(options.partSize ?? 5 * MiB, 5 * MiB);
+    this.queueSize = Math.max(options.queueSize ?? 2, 1);
   }
 
   async put(key: string, body: Readable | Uint8Array, options: PutBlobOptions = {}): Promise<BlobLocation> {
