@@ -10,9 +10,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ImapFlow } from 'imapflow';
 import { addDovecotUser, type PrivateDovecot, startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
 import { textMessage } from '../test/fixtures/messages.ts';
+import { openSetupClient } from '../test/helpers/dovecot.ts';
 
 const COUNT = Number(process.env.BENCH_MESSAGES ?? 20);
 const PASSWORD = 'bench-password-3';
@@ -34,7 +34,6 @@ async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<boo
 
 async function measure(mode: 'idle' | 'schedule', dovecot: PrivateDovecot): Promise<number[]> {
   const { host, caFile } = dovecot;
-  const port = dovecot.ports.full.imap;
   const tlsPort = dovecot.ports.full.imaps;
   const user = `lat-${mode}`;
   addDovecotUser(dovecot, user, PASSWORD);
@@ -70,15 +69,7 @@ async function measure(mode: 'idle' | 'schedule', dovecot: PrivateDovecot): Prom
   );
   const eventsFile = join(dir, 'store', 'events.jsonl');
   const seen = () => (existsSync(eventsFile) ? readFileSync(eventsFile, 'utf8') : '');
-  const appender = new ImapFlow({
-    host,
-    port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user, pass: PASSWORD },
-    logger: false,
-  });
-  await appender.connect();
+  const appender = await openSetupClient(dovecot, { user, password: PASSWORD });
   // Let the first poll (start: new) and the IDLE watch settle.
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const latencies: number[] = [];

@@ -10,14 +10,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import { drainLocalQueue } from '#lib/cli/commands/process.ts';
 import { configSchema } from '#lib/config/schema.ts';
 import { pollAccount } from '#lib/core/poll.ts';
-import { addDovecotUser, startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
+import { addDovecotUser, type PrivateDovecot, startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
 import { silentLogger } from '#lib/ports.ts';
 import { openRuntime } from '#lib/runtime.ts';
 import { attachmentMessage, htmlMessage, textMessage } from '../test/fixtures/messages.ts';
+import { openSetupClient } from '../test/helpers/dovecot.ts';
 import { startImapProxy } from '../test/helpers/imap-proxy.ts';
 
 const PASSWORD = 'bench-password-2';
@@ -55,17 +56,8 @@ function hundredRules() {
   return rules;
 }
 
-async function client(host: string, port: number, user: string): Promise<ImapFlow> {
-  const c = new ImapFlow({
-    host,
-    port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user, pass: PASSWORD },
-    logger: false,
-  });
-  await c.connect();
-  return c;
+function client(dovecot: PrivateDovecot, user: string): Promise<ImapFlow> {
+  return openSetupClient(dovecot, { user, password: PASSWORD });
 }
 
 async function main(): Promise<void> {
@@ -75,7 +67,7 @@ async function main(): Promise<void> {
   try {
     // 1. Throughput.
     addDovecotUser(dovecot, 'proc', PASSWORD);
-    const seeder = await client(host, port, 'proc');
+    const seeder = await client(dovecot, 'proc');
     for (let i = 0; i < 1000; i++) {
       const raw =
         i % 20 === 19
@@ -121,7 +113,7 @@ async function main(): Promise<void> {
 
     // 2. Commands for a 10-message batch that all move to one folder.
     addDovecotUser(dovecot, 'moves', PASSWORD);
-    const mover = await client(host, port, 'moves');
+    const mover = await client(dovecot, 'moves');
     for (let i = 0; i < 10; i++) await mover.append('INBOX', textMessage(i, { namespace: 'moves' }));
     await mover.logout();
     const proxy = await startImapProxy({ host, port });

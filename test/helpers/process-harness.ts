@@ -6,11 +6,13 @@
  * drain, and then look at the server through a separate setup session and at
  * `<store dir>/events.jsonl`, never through the adapter under test.
  */
+
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ImapFlow } from 'imapflow';
+import { afterEach } from 'vitest';
 import type { SqliteQueue } from '#lib/adapters/local/sqlite-queue.ts';
 import { drainLocalQueue } from '#lib/cli/commands/process.ts';
 import { type AccountConfig, configSchema, type PostroomConfig } from '#lib/config/schema.ts';
@@ -220,4 +222,22 @@ export function unparseableMessage(): Buffer {
   return Buffer.from(
     `From: Deep <deep@nest.example>\r\nTo: me@home.example\r\nSubject: Deeply nested\r\nMessage-ID: <deep@nest.example>\r\n${nesting}x\r\n`,
   );
+}
+
+/**
+ * Registers an afterEach that closes every harness the returned function
+ * opened, so each test file gets fresh harnesses without its own cleanup code.
+ */
+export function trackedHarnesses(): (
+  options: Parameters<typeof createProcessHarness>[0],
+) => Promise<ProcessHarness> {
+  const open: ProcessHarness[] = [];
+  afterEach(async () => {
+    for (const harness of open.splice(0)) await harness.close();
+  });
+  return async (options) => {
+    const harness = await createProcessHarness(options);
+    open.push(harness);
+    return harness;
+  };
 }

@@ -2,28 +2,13 @@
  * Every kind of rule action, end to end: APPEND → poll → the local driver →
  * what the server, the blob store and events.jsonl show afterwards.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mailboxKeySegment } from '#lib/core/keys.ts';
 import { textMessage } from '../fixtures/messages.ts';
 import { createMailbox } from '../helpers/dovecot.ts';
-import {
-  allActions,
-  createProcessHarness,
-  itemsByUid,
-  type ProcessHarness,
-  ruleFixture,
-} from '../helpers/process-harness.ts';
+import { allActions, itemsByUid, ruleFixture, trackedHarnesses } from '../helpers/process-harness.ts';
 
-const open: ProcessHarness[] = [];
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.close();
-});
-
-async function harnessWith(options: Parameters<typeof createProcessHarness>[0]) {
-  const harness = await createProcessHarness(options);
-  open.push(harness);
-  return harness;
-}
+const harnessWith = trackedHarnesses();
 
 async function streamBytes(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];

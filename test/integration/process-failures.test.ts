@@ -5,29 +5,20 @@
  * would move mail into the mailbox it came from. One bad message never blocks
  * the rest of its batch; one that keeps failing ends in the dead-letter store.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rawBlobKey } from '#lib/core/keys.ts';
 import { textMessage } from '../fixtures/messages.ts';
 import { deleteMailbox, mailboxStatus } from '../helpers/dovecot.ts';
 import {
   allActions,
-  createProcessHarness,
   itemsByUid,
   type ProcessHarness,
   ruleFixture,
+  trackedHarnesses,
   unparseableMessage,
 } from '../helpers/process-harness.ts';
 
-const open: ProcessHarness[] = [];
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.close();
-});
-
-async function harnessWith(options: Parameters<typeof createProcessHarness>[0]) {
-  const harness = await createProcessHarness(options);
-  open.push(harness);
-  return harness;
-}
+const harnessWith = trackedHarnesses();
 
 /** Where the poller stored a message of INBOX (the blob key contract, DESIGN.md). */
 async function blobKeyOf(harness: ProcessHarness, uid: number): Promise<string> {

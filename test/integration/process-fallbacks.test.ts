@@ -4,27 +4,12 @@
  * poll and the processing (a message gone, a mailbox re-created with a new
  * UIDVALIDITY). A counting proxy shows which commands went over the wire.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { textMessage } from '../fixtures/messages.ts';
 import { appendMessages, createMailbox, deleteMailbox, mailboxStatus } from '../helpers/dovecot.ts';
-import {
-  allActions,
-  createProcessHarness,
-  itemsByUid,
-  type ProcessHarness,
-  ruleFixture,
-} from '../helpers/process-harness.ts';
+import { allActions, itemsByUid, ruleFixture, trackedHarnesses } from '../helpers/process-harness.ts';
 
-const open: ProcessHarness[] = [];
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.close();
-});
-
-async function harnessWith(options: Parameters<typeof createProcessHarness>[0]) {
-  const harness = await createProcessHarness(options);
-  open.push(harness);
-  return harness;
-}
+const harnessWith = trackedHarnesses();
 
 const moveAndDelete = [
   { name: 'archive', when: { subject: 'Text message' }, then: [{ move: 'Archive/2026' }] },

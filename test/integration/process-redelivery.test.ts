@@ -4,22 +4,13 @@
  * and recording it does not make a second copy; and a batch that all moves
  * to one folder costs one command per group after SELECT.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AccountConfig } from '#lib/config/schema.ts';
 import type { IdempotencyStore, MailServer } from '#lib/ports.ts';
 import { textMessage } from '../fixtures/messages.ts';
-import { createProcessHarness, type ProcessHarness, ruleFixture } from '../helpers/process-harness.ts';
+import { type ProcessHarness, ruleFixture, trackedHarnesses } from '../helpers/process-harness.ts';
 
-const open: ProcessHarness[] = [];
-afterEach(async () => {
-  for (const harness of open.splice(0)) await harness.close();
-});
-
-async function harnessWith(options: Parameters<typeof createProcessHarness>[0]) {
-  const harness = await createProcessHarness(options);
-  open.push(harness);
-  return harness;
-}
+const harnessWith = trackedHarnesses();
 
 /** Every folder's UIDs and flags: what a redelivery must not change. */
 async function snapshot(harness: ProcessHarness) {

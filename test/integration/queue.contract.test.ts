@@ -34,29 +34,9 @@ import {
   startSqsEmulator,
   useEmulatorEnv,
 } from '../helpers/emulators.ts';
+import { queueMessage } from '../helpers/factories.ts';
 
-function message(uid: number, overrides: Partial<QueueMessage> = {}): QueueMessage {
-  return {
-    v: 1,
-    account: 'acme',
-    mailbox: 'INBOX',
-    uidValidity: 1700000000,
-    uid,
-    messageId: `<m${uid}@example.com>`,
-    internalDate: '2026-01-31T10:00:00.000Z',
-    size: 1234,
-    flags: ['\\Seen'],
-    envelope: {
-      subject: `Invoice ${uid}`,
-      from: [{ name: 'Billing', address: 'billing@example.com' }],
-      to: [{ address: 'me@example.com' }],
-      cc: [],
-      date: '2026-01-31T09:59:00.000Z',
-    },
-    blob: { bucket: 'postroom-raw', key: `raw/acme/INBOX/1700000000/${uid}.eml` },
-    ...overrides,
-  };
-}
+const message = queueMessage;
 
 function messages(count: number, overrides: Partial<QueueMessage> = {}): QueueMessage[] {
   return Array.from({ length: count }, (_, i) => message(i + 1, overrides));

@@ -11,23 +11,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '#lib/adapters/local/sqlite.ts';
 import { SqliteQueue, StaleReceiptError } from '#lib/adapters/local/sqlite-queue.ts';
 import type { QueueMessage } from '#lib/ports.ts';
+import { queueMessage } from '../helpers/factories.ts';
 
-function message(uid: number, overrides: Partial<QueueMessage> = {}): QueueMessage {
-  return {
-    v: 1,
-    account: 'acme',
-    mailbox: 'INBOX',
-    uidValidity: 1700000000,
-    uid,
-    messageId: `<m${uid}@example.com>`,
-    internalDate: '2026-01-31T10:00:00.000Z',
-    size: 1234,
-    flags: [],
-    envelope: { subject: `Message ${uid}`, from: [{ address: 'a@example.com' }], to: [], cc: [] },
-    blob: { key: `raw/acme/INBOX/1700000000/${uid}.eml` },
-    ...overrides,
-  };
-}
+const message = queueMessage;
 
 let directory: string;
 let db: SqliteDatabase;
