@@ -15,10 +15,13 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { deflateRawSync } from 'node:zlib';
-import { App } from 'aws-cdk-lib';
 import { loadConfig } from '#lib/config/load.ts';
+import {
+  type FunctionBundle,
+  type FunctionBundles,
+  synthesizeFunctionBundles,
+} from '../infra/function-bundles.ts';
 import { BUNDLED_CONFIG_FILE, type FunctionSources } from '../infra/mailbox-processor.ts';
-import { PostroomStack } from '../infra/postroom-stack.ts';
 
 const SIZE_TARGET = 2 * 1000 * 1000;
 const IMPORT_TARGET_MS = 300;
@@ -31,11 +34,6 @@ const { values } = parseArgs({
   },
 });
 const runs = Number(values.runs);
-const repoRoot = resolve(import.meta.dirname, '..');
-const context = JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf8')).context as Record<
-  string,
-  unknown
->;
 
 function sourcesUnder(root: string): FunctionSources {
   return {
@@ -46,27 +44,15 @@ function sourcesUnder(root: string): FunctionSources {
   };
 }
 
-/** Synthesises the stack into a temp dir and returns each function's bundle directory. */
-async function bundle(outdir: string): Promise<Record<string, string>> {
+/** Synthesises the stack into a temp dir and returns each function's bundle and environment. */
+async function bundle(outdir: string): Promise<FunctionBundles> {
   const config = await loadConfig(resolve(values.config));
-  const app = new App({ outdir, context });
   const projectRoot = values['project-root'];
-  new PostroomStack(app, 'PostroomBench', {
+  return synthesizeFunctionBundles({
     config,
+    outdir,
     ...(projectRoot ? { functionSources: sourcesUnder(resolve(projectRoot)) } : {}),
   });
-  const assembly = app.synth();
-  const template = assembly.getStackByName('PostroomBench').template as {
-    Resources: Record<string, { Type: string; Properties: { Code?: { S3Key?: string } } }>;
-  };
-  const dirs: Record<string, string> = {};
-  for (const [logicalId, resource] of Object.entries(template.Resources)) {
-    if (resource.Type !== 'AWS::Lambda::Function') continue;
-    const name = /PollFunction/.test(logicalId) ? 'poll' : /ProcessFunction/.test(logicalId) ? 'process' : '';
-    const key = resource.Properties.Code?.S3Key;
-    if (name && key) dirs[name] = join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
-  }
-  return dirs;
 }
 
 interface Sizes {
@@ -108,12 +94,16 @@ interface ImportTime {
   cpuMs: number;
 }
 
-function importTimes(dir: string): ImportTime[] | string {
+function importTimes({ dir, environment }: FunctionBundle): ImportTime[] | string {
   const times: ImportTime[] = [];
+  // The flags the construct gives the function (`--enable-source-maps`), as Lambda applies them.
+  const nodeOptions = String(environment.NODE_OPTIONS ?? '')
+    .split(/\s+/)
+    .filter(Boolean);
   for (let run = 0; run < runs; run++) {
     const result = spawnSync(
       process.execPath,
-      ['--enable-source-maps', '--input-type=module', '-e', PROBE, join(dir, 'index.mjs')],
+      [...nodeOptions, '--input-type=module', '-e', PROBE, join(dir, 'index.mjs')],
       {
         // As in Lambda: the bundle directory is the working directory and LAMBDA_TASK_ROOT.
         cwd: dir,
@@ -171,11 +161,9 @@ try {
       'CPU, median',
     ],
   ];
-  for (const name of ['poll', 'process']) {
-    const dir = dirs[name];
-    if (!dir) throw new Error(`no ${name} function in the synthesised template`);
-    const size = sizes(dir);
-    const times = importTimes(dir);
+  for (const name of ['poll', 'process'] as const) {
+    const size = sizes(dirs[name].dir);
+    const times = importTimes(dirs[name]);
     const wall = typeof times === 'string' ? [] : times.map((time) => time.ms);
     const timing =
       typeof times === 'string'

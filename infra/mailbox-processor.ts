@@ -638,7 +638,6 @@ export class MailboxProcessor extends Construct {
   }
 }
 
-/** esbuild settings shared by both functions (and by `bench/lambda.ts`). */
 /** How iconv-lite requires its code tables (`encodings/dbcs-data.js`). */
 const ICONV_TABLES_IMPORT = './tables/*';
 
@@ -648,6 +647,13 @@ function iconvTablesDir(): string {
   return join(dirname(pkg), 'encodings', 'tables');
 }
 
+/** ImapFlow dependencies replaced in the Lambda bundles: module name → stub file. */
+const UNREACHED_MODULE_STUBS: Record<string, string> = {
+  socks: fileURLToPath(new URL('./lambda-stubs/socks.mjs', import.meta.url)),
+  pino: fileURLToPath(new URL('./lambda-stubs/pino.mjs', import.meta.url)),
+};
+
+/** esbuild settings shared by both functions (and by `bench/lambda.ts`). */
 export function bundlingOptions(configFile: string): nodejs.BundlingOptions {
   return {
     format: nodejs.OutputFormat.ESM,
@@ -664,6 +670,12 @@ export function bundlingOptions(configFile: string): nodejs.BundlingOptions {
     // 0.4 MB as JavaScript) stay JSON files beside the bundle, loaded only when
     // a message in such a charset is decoded, so every cold start parses less.
     externalModules: [ICONV_TABLES_IMPORT],
+    // Two of ImapFlow's dependencies Postroom never reaches (a SOCKS client, for
+    // proxies the config cannot name, and pino, for connections given no logger)
+    // become stubs that throw: about 110 KB less to parse on every cold start.
+    esbuildArgs: Object.fromEntries(
+      Object.entries(UNREACHED_MODULE_STUBS).map(([name, stub]) => [`--alias:${name}`, stub]),
+    ),
     forceDockerBundling: false,
     logLevel: nodejs.LogLevel.WARNING,
     commandHooks: {

@@ -2,11 +2,20 @@
  * The Lambda handlers themselves, wired as in AWS (resources from the
  * environment, AWS adapters), against the emulators and a real Dovecot: the
  * poll handler stores and queues, the process handler consumes an SQS event
- * built from what was queued and acts on the server.
+ * built from what was queued and acts on the server. Twice: from the
+ * TypeScript sources in this process, and from the bundles `cdk synth` builds
+ * (minified ESM, stubs for unreached dependencies, source maps on), each
+ * invocation in a fresh Node process as Lambda runs them.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '#lib/config/load.ts';
+import { type FunctionBundle, synthesizeFunctionBundles } from '../../infra/function-bundles.ts';
 import { textMessage } from '../fixtures/messages.ts';
 import {
   appendMessages,
@@ -29,7 +38,79 @@ function context(remainingMs = 60_000): Context {
   } as unknown as Context;
 }
 
-describe('Lambda handlers against the emulators', () => {
+interface Handlers {
+  poll(event: unknown): Promise<unknown>;
+  process(event: unknown): Promise<unknown>;
+}
+
+type HandlerSource = { name: string; open(): Promise<Handlers>; close?(): void };
+
+/** The handlers imported from the TypeScript sources, into this process. */
+const fromSources: HandlerSource = {
+  name: 'from the TypeScript sources',
+  async open() {
+    const { handler: poll } = await import('../../functions/poll.ts');
+    const { handler: process_ } = await import('../../functions/process.ts');
+    return {
+      poll: (event) => poll(event as never, context()),
+      process: (event) => process_(event as never, context()),
+    };
+  },
+};
+
+/** The handlers as deployed: synthesised bundles, each call a fresh `node` with the function's NODE_OPTIONS. */
+function fromBundles(): HandlerSource {
+  const outdir = mkdtempSync(join(tmpdir(), 'postroom-bundles-'));
+  const driver = join(import.meta.dirname, '..', 'helpers', 'lambda-bundle-driver.mjs');
+  const invoke = (bundle: FunctionBundle) => async (event: unknown) => {
+    const resultFile = join(outdir, `result-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+    const nodeOptions = String(bundle.environment.NODE_OPTIONS ?? '')
+      .split(/\s+/)
+      .filter(Boolean);
+    const child = spawn(
+      process.execPath,
+      [...nodeOptions, driver, bundle.dir, JSON.stringify(event), resultFile],
+      {
+        cwd: bundle.dir,
+        env: {
+          ...process.env,
+          LAMBDA_TASK_ROOT: bundle.dir,
+          AWS_LAMBDA_FUNCTION_NAME: 'postroom-bundle-test',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    let outcome: { ok: boolean; result?: unknown; error?: string };
+    try {
+      outcome = JSON.parse(readFileSync(resultFile, 'utf8'));
+    } catch {
+      throw new Error(`the bundled handler exited ${code} without a result: ${stderr.slice(-2000)}`);
+    }
+    if (!outcome.ok) throw new Error(outcome.error);
+    return outcome.result;
+  };
+  return {
+    name: 'from the deployed bundles',
+    async open() {
+      const bundles = synthesizeFunctionBundles({
+        // A deployable config (secrets by reference) for the synthesis; the handlers read the
+        // test's own config from POSTROOM_CONFIG, which takes precedence over the bundled file.
+        config: await loadConfig(join(import.meta.dirname, '..', '..', 'postroom.yaml')),
+        outdir,
+      });
+      return { poll: invoke(bundles.poll), process: invoke(bundles.process) };
+    },
+    close: () => rmSync(outdir, { recursive: true, force: true }),
+  };
+}
+
+describe.each([fromSources, fromBundles()])('Lambda handlers against the emulators, $name', (source) => {
+  let handlers: Handlers;
   let user: TestUser;
   let queueUrl: string;
   let sqs: SQSClient;
@@ -66,7 +147,10 @@ describe('Lambda handlers against the emulators', () => {
         rules: [{ name: 'alerts', when: { subject: '[alert]' }, then: [{ flag: ['\\Flagged', 'alert'] }] }],
       }),
     });
+    handlers = await source.open();
   });
+
+  afterAll(() => source.close?.());
 
   it('poll stores and queues new mail; process acts on it and reports no failures', async () => {
     const [alertUid, otherUid] = await withSetupClient(dovecotInfo(), user, (c) =>
@@ -75,10 +159,7 @@ describe('Lambda handlers against the emulators', () => {
         textMessage(2, { namespace: user.user, subject: 'lunch?' }),
       ]),
     );
-    const { handler: poll } = await import('../../functions/poll.ts');
-    const { handler: process_ } = await import('../../functions/process.ts');
-
-    const polled = (await poll({ account: 'support' }, context())) as { fetched: number };
+    const polled = (await handlers.poll({ account: 'support' })) as { fetched: number };
     expect(polled.fetched).toBe(2);
 
     const received = await sqs.send(
@@ -100,7 +181,7 @@ describe('Lambda handlers against the emulators', () => {
       Records: [...records, { ...records[0]!, messageId: 'garbage', body: '{"not":"a queue message"}' }],
     } as unknown as SQSEvent;
 
-    const response = (await process_(event, context())) as {
+    const response = (await handlers.process(event)) as {
       batchItemFailures: { itemIdentifier: string }[];
     };
 
@@ -117,12 +198,11 @@ describe('Lambda handlers against the emulators', () => {
     );
 
     // A second invocation finds nothing new: no duplicate in the queue.
-    const again = (await poll({ account: 'support' }, context())) as { fetched: number };
+    const again = (await handlers.poll({ account: 'support' })) as { fetched: number };
     expect(again.fetched).toBe(0);
   });
 
   it('poll rejects an account that is not in the bundled config, naming the ones that are', async () => {
-    const { handler: poll } = await import('../../functions/poll.ts');
-    await expect(poll({ account: 'nobody' }, context())).rejects.toThrow(/no account "nobody"/);
+    await expect(handlers.poll({ account: 'nobody' })).rejects.toThrow(/no account "nobody"/);
   });
 });

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '#lib/adapters/local/sqlite.ts';
 import { SqliteQueue, StaleReceiptError } from '#lib/adapters/local/sqlite-queue.ts';
-import type { QueueMessage } from '#lib/ports.ts';
 import { queueMessage } from '../helpers/factories.ts';
 
 const message = queueMessage;
