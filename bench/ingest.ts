@@ -13,7 +13,8 @@
  * process (its peak RSS is its own) with a fresh store and `start: all`.
  *
  * Environment: BENCH_MESSAGES (default 10000), BENCH_ROUNDS (default 3),
- * BENCH_SKIP (comma list of modes to skip, e.g. "aws").
+ * BENCH_SKIP (comma list of modes to skip, e.g. "aws"), BENCH_CHILD_NODE_ARGS
+ * (Node flags for the measured children, e.g. "--cpu-prof --cpu-prof-dir=DIR").
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,8 @@ import { rawConnectExamine, rawFetchAll } from './lib/raw-imap.ts';
 const run = promisify(execFile);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Extra Node flags for the measured children, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where time goes. */
+const CHILD_NODE_ARGS = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 /** Ingest settings to try instead of the defaults, as JSON (e.g. '{"batchBytes":8388608}'). */
 const INGEST = process.env.BENCH_INGEST
@@ -98,7 +101,7 @@ async function postroomChild<T = Sample>(
   const file = join(dir, 'config.json');
   const config = INGEST ? { ...baseConfig, ingest: INGEST } : baseConfig;
   writeFileSync(file, JSON.stringify(config));
-  const { stdout } = await run(process.execPath, [await childBundle(), mode, file], {
+  const { stdout } = await run(process.execPath, [...CHILD_NODE_ARGS, await childBundle(), mode, file], {
     env: { ...process.env, ...env, BENCH_PASSWORD: PASSWORD },
     maxBuffer: 1 << 20,
   });

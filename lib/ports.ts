@@ -182,8 +182,22 @@ export interface MessageMeta {
   size: number;
   internalDate: Date;
   flags: string[];
+  /** Present when asked for (`envelope` or `messageId` in `MetaFields`) and the message has one. */
   messageId?: string;
-  envelope: Envelope;
+  /** Present when asked for (`envelope` in `MetaFields`). */
+  envelope?: Envelope;
+}
+
+/**
+ * What `fetchMeta` asks for beyond UID, size, internal date and flags. Ingest
+ * asks for neither (it reads both from the header of the body it fetches);
+ * a rescan needs Message-IDs before any body, `dry-run` the envelope.
+ */
+export interface MetaFields {
+  /** IMAP ENVELOPE: subject, addresses, date and Message-ID as the server parsed them. */
+  envelope?: boolean;
+  /** Message-ID read from the header (`BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]`) as ingest reads it. */
+  messageId?: boolean;
 }
 
 /** What EXAMINE/SELECT (or STATUS) told us about a mailbox. */
@@ -209,8 +223,8 @@ export interface MailServer {
   searchNewerThan(afterUid: number): Promise<number[]>;
   /** UIDs of messages with an internal date on or after `since` (`UID SEARCH SINCE`). */
   searchSince(since: Date): Promise<number[]>;
-  /** Size, dates, flags and envelope of the given UIDs (no bodies). */
-  fetchMeta(uids: number[]): Promise<MessageMeta[]>;
+  /** Size, internal date and flags of the given UIDs (no bodies), plus `fields`. */
+  fetchMeta(uids: number[], fields?: MetaFields): Promise<MessageMeta[]>;
   /**
    * Hands the raw source of each UID (`BODY.PEEK[]`: never sets `\Seen`) to
    * `sink`, one message at a time, in UID order, awaiting each call (that is the

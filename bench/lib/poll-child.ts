@@ -4,12 +4,14 @@
  *   poll      — the real poll use case with the config's store (local or aws)
  *   repeat    — warm polls in one process (the empty-poll figure)
  *   imap-only — the same IMAP path (EXAMINE, SEARCH, metadata, sources in
- *               batches) into a sink that discards the bytes
+ *               batches, the envelope read from each header as poll does)
+ *               into a sink that discards the bytes
  * Prints one JSON line: { ms, fetched, bytes, maxRssMb }.
  */
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '#lib/config/load.ts';
 import { pollAccount } from '#lib/core/poll.ts';
+import { HeaderCapture, headerBlock, headerFacts } from '#lib/mime/header-envelope.ts';
 import { silentLogger } from '#lib/ports.ts';
 import { openRuntime } from '#lib/runtime.ts';
 
@@ -52,8 +54,11 @@ if (mode === 'poll') {
       async (_uid, source) => {
         if (source instanceof Uint8Array) {
           bytes += source.length;
+          headerFacts(headerBlock(source));
         } else {
-          for await (const chunk of source) bytes += (chunk as Buffer).length;
+          const capture = new HeaderCapture();
+          for await (const chunk of source.pipe(capture)) bytes += (chunk as Buffer).length;
+          headerFacts(await capture.header);
         }
         fetched += 1;
       },

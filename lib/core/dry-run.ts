@@ -65,7 +65,7 @@ export async function dryRunMailbox(
   if (state.exists === 0) return [];
   const uids = (await session.searchNewerThan(0)).sort((a, b) => a - b).slice(-limit);
   if (uids.length === 0) return [];
-  const metas = await session.fetchMeta(uids);
+  const metas = await session.fetchMeta(uids, { envelope: true });
   const byUid = new Map(metas.map((m) => [m.uid, m]));
   const entries: DryRunEntry[] = [];
   await session.fetchSources(

@@ -6,9 +6,12 @@
  *
  * Written against the ports only: no IMAP library, AWS SDK or file system here.
  */
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
 import type { AccountConfig, IngestConfig, MailboxSettings, StartPolicy } from '../config/schema.ts';
 import { mailboxSettings } from '../config/schema.ts';
 import { isPostroomError, PostroomError } from '../errors.ts';
+import { HeaderCapture, type HeaderFacts, headerBlock, headerFacts } from '../mime/header-envelope.ts';
 import {
   type BlobStore,
   type Checkpoint,
@@ -19,6 +22,7 @@ import {
   type MailboxState,
   type MailServer,
   type MessageMeta,
+  type MetaFields,
   type Queue,
   type QueueMessage,
   silentLogger,
@@ -222,7 +226,9 @@ async function ingestMailbox(
   options.onProgress?.({ account, mailbox: mailbox.name, fetched: 0, total, bytes: 0 });
   let completed = true;
 
-  for await (const batch of planBatches(session, uids, options.ingest)) {
+  // A rescan recognises delivered messages by Message-ID before fetching any body.
+  const metaFields = rescan ? { messageId: true } : {};
+  for await (const batch of planBatches(session, uids, options.ingest, metaFields)) {
     if (options.signal?.aborted || pastDeadline(deps, options)) {
       completed = false;
       break;
@@ -296,12 +302,13 @@ async function* planBatches(
   session: MailServer,
   uids: number[],
   ingest: IngestConfig,
+  fields: MetaFields,
 ): AsyncGenerator<MessageMeta[]> {
   let current: MessageMeta[] = [];
   let bytes = 0;
   const metaSlice = 2000;
   for (let i = 0; i < uids.length; i += metaSlice) {
-    const metas = await session.fetchMeta(uids.slice(i, i + metaSlice));
+    const metas = await session.fetchMeta(uids.slice(i, i + metaSlice), fields);
     metas.sort((a, b) => a.uid - b.uid);
     for (const meta of metas) {
       if (
@@ -344,18 +351,21 @@ async function storeBatch(
       const meta = byUid.get(uid);
       if (!meta) return;
       const ref = { account, mailbox, uidValidity: state.uidValidity, uid };
-      const put = async () => {
-        const blob = await deps.blobs.put(rawBlobKey(ref), source, {
+      const put = async (body: Uint8Array | Readable, header: () => Promise<HeaderFacts>) => {
+        const blob = await deps.blobs.put(rawBlobKey(ref), body, {
           contentLength: meta.size,
           contentType: 'message/rfc822',
         });
-        stored.set(uid, toQueueMessage(ref, meta, blob));
+        stored.set(uid, toQueueMessage(ref, meta, await header(), blob));
       };
       if (source instanceof Uint8Array) {
-        await pool.start(put);
+        await pool.start(() => put(source, async () => headerFacts(headerBlock(source))));
       } else {
-        // A stream must be consumed before the IMAP session can read the next message.
-        await put();
+        // A large message is streamed: its header is read on the way through. The
+        // stream must be consumed before the IMAP session can read the next message.
+        const capture = new HeaderCapture();
+        pipeline(source, capture, () => {});
+        await put(capture, async () => headerFacts(await capture.header));
       }
     },
   );
@@ -369,7 +379,7 @@ async function storeBatch(
     await deps.deliveries.record(
       account,
       mailbox,
-      messages.map((m) => messageFingerprint(byUid.get(m.uid)!)),
+      messages.map((m) => messageFingerprint(m)),
     );
   }
   return messages;
@@ -378,20 +388,22 @@ async function storeBatch(
 function toQueueMessage(
   ref: { account: string; mailbox: string; uidValidity: number; uid: number },
   meta: MessageMeta,
+  header: HeaderFacts,
   blob: QueueMessage['blob'],
 ): QueueMessage {
+  const messageId = meta.messageId ?? header.messageId;
   return {
     v: 1,
     account: ref.account,
     mailbox: ref.mailbox,
     uidValidity: ref.uidValidity,
     uid: ref.uid,
-    ...(meta.messageId ? { messageId: meta.messageId } : {}),
+    ...(messageId ? { messageId } : {}),
     internalDate: meta.internalDate.toISOString(),
     size: meta.size,
     // \Recent belongs to the session that saw it (RFC 3501 2.3.2; gone in RFC 9051), not to the message.
     flags: meta.flags.filter((flag) => flag !== '\\Recent'),
-    envelope: meta.envelope,
+    envelope: meta.envelope ?? header.envelope,
     blob,
   };
 }

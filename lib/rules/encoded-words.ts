@@ -86,7 +86,7 @@ export function decodeWords(value: string): string {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A binary string (one char per byte) to text: UTF-8 when it is valid UTF-8, else windows-1252. */
-function rawToText(binary: string): string {
+export function rawToText(binary: string): string {
   // Already text (a character above 0xFF cannot come from one byte), or plain ASCII.
   let eightBit = false;
   for (let i = 0; i < binary.length; i++) {

@@ -130,11 +130,11 @@ describe.each(['auto', 'imapflow'] as const)('fetch engine %s', (engine) => {
     expect(future).toEqual([]);
   });
 
-  it('fetches metadata: size, internal date, flags and envelope with Message-ID', async () => {
+  it('fetches metadata: size, internal date, flags and, asked for, the envelope with Message-ID', async () => {
     // Prepare
     await server.examine('INBOX');
     // Act
-    const metas = await server.fetchMeta([uids[1]!, uids[0]!, uids[120]!]);
+    const metas = await server.fetchMeta([uids[1]!, uids[0]!, uids[120]!], { envelope: true });
     // Assess
     expect(metas.map((meta) => meta.uid)).toEqual([uids[0], uids[1], uids[120]]);
     expect(metas[0]).toMatchObject({
@@ -150,6 +150,22 @@ describe.each(['auto', 'imapflow'] as const)('fetch engine %s', (engine) => {
     });
     expect(metas[0]!.internalDate).toBeInstanceOf(Date);
     expect(metas[2]!.size).toBe(messages[120]!.length);
+  });
+
+  it('fetches no envelope unless asked, and Message-IDs alone from the header when asked', async () => {
+    // Prepare
+    await server.examine('INBOX');
+    // Act
+    const [plain] = await server.fetchMeta([uids[0]!]);
+    const [withId] = await server.fetchMeta([uids[0]!], { messageId: true });
+    // Assess
+    expect(plain).toEqual({
+      uid: uids[0],
+      size: messages[0]!.length,
+      internalDate: expect.any(Date),
+      flags: expect.any(Array),
+    });
+    expect(withId).toEqual({ ...plain, messageId: `<html-0.${user.user}@fixtures.postroom.test>` });
   });
 
   it('fetches nothing (and sends nothing) for an empty UID list', async () => {

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rawBlobKey } from '#lib/core/keys.ts';
 import { pollAccount } from '#lib/core/poll.ts';
 import type { BlobStore, CheckpointStore, Queue } from '#lib/ports.ts';
-import { attachmentMessage, textMessage } from '../fixtures/messages.ts';
+import { attachmentMessage, fixtureMessageId, textMessage } from '../fixtures/messages.ts';
 import {
   appendMessages,
   createMailbox,
@@ -221,7 +221,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
     });
   });
 
-  it('streams a 50 MB message into the blob store intact', async () => {
+  it('streams a 50 MB message into the blob store intact, its envelope read on the way through', async () => {
     const { user, harness } = await setup(kind);
     const raw = attachmentMessage(7, 50 * 1024 * 1024, { namespace: user.user });
     await withSetupClient(info(), user, (c) =>
@@ -238,6 +238,11 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
     expect(createHash('sha256').update(stored).digest('hex')).toBe(
       createHash('sha256').update(raw).digest('hex'),
     );
+    expect(big!.messageId).toBe(fixtureMessageId('attachment', 7, user.user));
+    expect(big!.envelope).toMatchObject({
+      subject: 'Attachment message 7',
+      from: [{ address: 'alice@example.test' }],
+    });
   });
 
   it('keeps two overlapping polls of one mailbox apart: one works, the other skips', async () => {

@@ -3,6 +3,7 @@ import { ImapError } from '#lib/errors.ts';
 import { redactor } from '#lib/imap/connect.ts';
 import { commandError, connectError } from '#lib/imap/errors.ts';
 import { toLogicalName, toServerName, uidSet, uidSets } from '#lib/imap/mailbox-names.ts';
+import { parseMetadataLine } from '#lib/imap/raw-fetch.ts';
 
 describe('mailbox names', () => {
   it('keeps slash-separated names as they are on a server with no prefix and / as delimiter', () => {
@@ -157,5 +158,28 @@ describe('IMAP error messages', () => {
     expect(mapped.message).not.toContain('hunter2');
     expect(String((mapped.cause as Error).message)).not.toContain('hunter2');
     expect(JSON.stringify(mapped.toJSON())).not.toContain('hunter2');
+  });
+});
+
+describe('metadata FETCH lines (the fast path)', () => {
+  it('reads UID, size, internal date with its zone, and flags, in any order', () => {
+    expect(
+      parseMetadataLine(
+        '* 7 FETCH (FLAGS (\\Seen $Label) INTERNALDATE " 2-Feb-2026 23:30:00 -0130" RFC822.SIZE 4096 UID 42)',
+      ),
+    ).toEqual({
+      uid: 42,
+      size: 4096,
+      internalDate: new Date('2026-02-03T01:00:00.000Z'),
+      flags: ['\\Seen', '$Label'],
+    });
+    expect(
+      parseMetadataLine('* 1 FETCH (UID 1 RFC822.SIZE 10 INTERNALDATE "01-Jan-2026 00:00:00 +0000" FLAGS ())')
+        ?.flags,
+    ).toEqual([]);
+  });
+
+  it('is not fooled by an unsolicited flag update', () => {
+    expect(parseMetadataLine('* 3 FETCH (UID 9 FLAGS (\\Deleted))')).toBeUndefined();
   });
 });

@@ -1,0 +1,134 @@
+/**
+ * Reading the queue message's envelope from a message's own header block
+ * (what ingest does instead of asking the server for ENVELOPE).
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { describe, expect, it } from 'vitest';
+import {
+  HeaderCapture,
+  headerBlock,
+  headerEnd,
+  headerFacts,
+  MAX_HEADER_BYTES,
+} from '#lib/mime/header-envelope.ts';
+
+const bytes = (text: string, encoding: BufferEncoding = 'utf8') => Buffer.from(text, encoding);
+
+describe('headerFacts', () => {
+  it('reads subject, addresses, date and Message-ID, decoding encoded words and unfolding', () => {
+    // Prepare
+    const header = bytes(
+      [
+        'Received: from mx by example',
+        'Message-ID: <abc.123@example.test>',
+        'Subject: =?UTF-8?B?R3LDvMOfZQ==?= aus',
+        ' =?ISO-8859-1?Q?M=FCnchen?=',
+        'From: =?UTF-8?Q?Ren=C3=A9e?= <renee@example.test>',
+        'To: a@example.test, "Bob, Jr." <bob@example.test>',
+        'Cc: Team: carol@example.test, Dave <dave@example.test>;',
+        'Date: Thu, 01 Jan 2026 10:00:00 +0100',
+        '',
+        'body: not a header',
+      ].join('\r\n'),
+    );
+    // Act
+    const facts = headerFacts(headerBlock(header));
+    // Assess
+    expect(facts).toEqual({
+      messageId: '<abc.123@example.test>',
+      envelope: {
+        subject: 'Grüße aus München',
+        from: [{ name: 'Renée', address: 'renee@example.test' }],
+        to: [{ address: 'a@example.test' }, { name: 'Bob, Jr.', address: 'bob@example.test' }],
+        cc: [{ address: 'carol@example.test' }, { name: 'Dave', address: 'dave@example.test' }],
+        date: '2026-01-01T09:00:00.000Z',
+      },
+    });
+  });
+
+  it('takes the first of repeated fields (To and Cc add up), reads raw UTF-8 and windows-1252, and skips a bad date', () => {
+    // Prepare
+    const utf8 = bytes(
+      'Subject: Café ☕\nSubject: second\nFrom: Zoë <zoe@example.test>\nFrom: x@example.test\n' +
+        'To: a@example.test\nTo: b@example.test\nDate: yesterday\n\n',
+    );
+    const latin = bytes('Subject: Caf\xe9\r\n\r\n', 'latin1');
+    // Act
+    const fromUtf8 = headerFacts(headerBlock(utf8));
+    const fromLatin = headerFacts(headerBlock(latin));
+    // Assess
+    expect(fromUtf8.envelope).toEqual({
+      subject: 'Café ☕',
+      from: [{ name: 'Zoë', address: 'zoe@example.test' }],
+      to: [{ address: 'a@example.test' }, { address: 'b@example.test' }],
+      cc: [],
+    });
+    expect(fromUtf8.messageId).toBeUndefined();
+    expect(fromLatin.envelope.subject).toBe('Café');
+  });
+
+  it('treats a message without a blank line as all header, and stops at the first blank line', () => {
+    // Prepare
+    const noBody = bytes('Subject: only a header\r\nFrom: x@example.test');
+    const bodyLooksLikeHeader = bytes('Subject: real\r\n\r\nFrom: spoofed@example.test\r\n');
+    // Act
+    const first = headerFacts(headerBlock(noBody));
+    const second = headerFacts(headerBlock(bodyLooksLikeHeader));
+    // Assess
+    expect(first.envelope).toMatchObject({ subject: 'only a header', from: [{ address: 'x@example.test' }] });
+    expect(second.envelope.from).toEqual([]);
+  });
+});
+
+describe('headerEnd', () => {
+  it('finds the blank line after CRLF and bare-LF headers, or says there is none', () => {
+    expect(headerEnd(bytes('A: 1\r\n\r\nbody'))).toBe(8);
+    expect(headerEnd(bytes('A: 1\n\nbody'))).toBe(6);
+    expect(headerEnd(bytes('A: 1\r\nB: 2'))).toBe(-1);
+  });
+});
+
+describe('HeaderCapture', () => {
+  async function through(chunks: Buffer[]): Promise<{ out: Buffer; header: string }> {
+    const capture = new HeaderCapture();
+    const out: Buffer[] = [];
+    await pipeline(Readable.from(chunks), capture, async (source) => {
+      for await (const chunk of source) out.push(chunk as Buffer);
+    });
+    return { out: Buffer.concat(out), header: Buffer.from(await capture.header).toString('latin1') };
+  }
+
+  it('passes every byte through and keeps the header, even when the blank line straddles chunks', async () => {
+    // Prepare
+    const message = bytes(`Subject: split\r\nFrom: a@example.test\r\n\r\n${'x'.repeat(100_000)}`);
+    const chunks = [message.subarray(0, 37), message.subarray(37, 39), message.subarray(39)];
+    // Act
+    const { out, header } = await through(chunks);
+    // Assess
+    expect(out.equals(message)).toBe(true);
+    expect(header).toBe('Subject: split\r\nFrom: a@example.test\r\n\r\n');
+  });
+
+  it('stops keeping bytes at MAX_HEADER_BYTES when there is no blank line', async () => {
+    // Prepare
+    const endless = bytes(`X-Long: ${'y'.repeat(MAX_HEADER_BYTES * 2)}`);
+    // Act
+    const { out, header } = await through([endless.subarray(0, 1000), endless.subarray(1000)]);
+    // Assess
+    expect(out.length).toBe(endless.length);
+    expect(header.length).toBe(MAX_HEADER_BYTES);
+  });
+
+  it('settles the header when the stream fails, so nobody waits forever', async () => {
+    // Prepare
+    const capture = new HeaderCapture();
+    const failed = new Promise((resolve) => capture.on('error', resolve));
+    // Act
+    capture.write(bytes('Subject: cut off'));
+    capture.destroy(new Error('connection lost'));
+    // Assess
+    expect(Buffer.from(await capture.header).toString()).toBe('Subject: cut off');
+    expect(await failed).toMatchObject({ message: 'connection lost' });
+  });
+});
