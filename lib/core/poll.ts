@@ -109,17 +109,28 @@ export async function pollAccount(deps: PollDependencies, options: PollOptions):
     }
   }
 
-  const session = await deps.openSession(account);
+  // Connecting (TCP, LOGIN: most of an empty poll) overlaps with taking the
+  // first mailbox's lease; the leases go back while the session logs out.
+  const sessionReady = deps.openSession(account);
+  sessionReady.catch(() => {}); // awaited below; this only keeps it from counting as unhandled
   const results: MailboxPollResult[] = [];
+  const releases: Promise<void>[] = [];
   try {
     for (const mailbox of settings) {
       if (options.signal?.aborted || pastDeadline(deps, options)) break;
-      results.push(await pollMailbox(deps, options, session, mailbox, logger));
+      results.push(await pollMailbox(deps, options, sessionReady, mailbox, logger, releases));
     }
+    // A connection failure is the account's failure, even when every mailbox was locked.
+    await sessionReady;
   } finally {
-    await session.logout().catch((error: unknown) => {
-      logger.debug('logout failed', { account: account.id, error: describeError(error).message });
-    });
+    const logout = sessionReady.then(
+      (session) =>
+        session.logout().catch((error: unknown) => {
+          logger.debug('logout failed', { account: account.id, error: describeError(error).message });
+        }),
+      () => undefined,
+    );
+    await Promise.all([logout, ...releases]);
   }
   return { fetched: results.reduce((sum, r) => sum + r.fetched, 0), mailboxes: results };
 }
@@ -127,9 +138,10 @@ export async function pollAccount(deps: PollDependencies, options: PollOptions):
 async function pollMailbox(
   deps: PollDependencies,
   options: PollOptions,
-  session: MailServer,
+  sessionReady: Promise<MailServer>,
   mailbox: MailboxSettings,
   logger: Logger,
+  releases: Promise<void>[],
 ): Promise<MailboxPollResult> {
   const account = options.account.id;
   const result: MailboxPollResult = {
@@ -147,6 +159,7 @@ async function pollMailbox(
     return { ...result, outcome: 'locked' };
   }
   try {
+    const session = await sessionReady;
     await ingestMailbox(deps, options, session, mailbox, result, logger, async () => {
       if (!(await deps.leases.renew(leaseName, deps.ownerId, leaseMs))) {
         throw new PostroomError('LEASE_LOST', `lease on ${account}/${mailbox.name} was lost`, {
@@ -166,9 +179,12 @@ async function pollMailbox(
     }
     throw error;
   } finally {
-    await deps.leases.release(leaseName, deps.ownerId).catch((error: unknown) => {
-      logger.warn('could not release lease; it will expire', { lease: leaseName, ...describeError(error) });
-    });
+    // Started now, awaited by pollAccount (alongside LOGOUT): the mailbox is done with.
+    releases.push(
+      deps.leases.release(leaseName, deps.ownerId).catch((error: unknown) => {
+        logger.warn('could not release lease; it will expire', { lease: leaseName, ...describeError(error) });
+      }),
+    );
   }
   return result;
 }

@@ -133,6 +133,10 @@ export async function openImapFlow(
       // COMPRESS would put a zlib stream between the socket and the parser; the
       // fast fetch path reads the socket directly and is measured without it.
       disableCompression: true,
+      // No ENABLE (CONDSTORE, UTF8=ACCEPT) after login: Postroom uses neither, and the
+      // round trip is part of every poll, the empty ones included. HIGHESTMODSEQ still
+      // arrives with EXAMINE/SELECT (RFC 7162 3.1.2.1); mailbox names stay modified UTF-7.
+      disableAutoEnable: true,
       connectionTimeout: options.connectionTimeoutMs ?? 30_000,
       greetingTimeout: options.greetingTimeoutMs ?? 16_000,
       socketTimeout: options.socketTimeoutMs ?? 120_000,

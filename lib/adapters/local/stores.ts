@@ -24,7 +24,8 @@ export function openLocalStores(
   store: Extract<StoreConfig, { kind: 'local' }>,
   options: LocalStoreOptions = {},
 ): Stores {
-  const db = openDatabase(join(store.dir, 'postroom.db'));
+  const file = join(store.dir, 'postroom.db');
+  const db = openDatabase(file);
   const queue = new SqliteQueue(db, { maxReceives: options.maxReceives ?? 5 });
   const eventsFile = join(store.dir, 'events.jsonl');
   return {
@@ -33,7 +34,8 @@ export function openLocalStores(
     queue,
     consumer: queue,
     checkpoints: new SqliteCheckpointStore({ db }),
-    leases: new SqliteLeaseStore({ db }),
+    // Leases need not survive a power cut, only their process (see sqlite.ts).
+    leases: new SqliteLeaseStore({ db: openDatabase(file, 'process') }),
     deliveries: new SqliteDeliveryLog({ db }),
     idempotency: new SqliteIdempotencyStore({ db }),
     events: new JsonlEventSink(eventsFile),
