@@ -147,3 +147,21 @@ describe('SQLite state stores', () => {
     expect(await records.isDone('msg')).toBe(false);
   });
 });
+
+describe('durability per store', () => {
+  it('fsyncs every commit for checkpoints and queue rows, and leases only as far as the process needs', async () => {
+    // Prepare
+    const durable = openDatabase(file);
+    const leaseDb = openDatabase(file, 'process');
+    const leases = new SqliteLeaseStore({ db: leaseDb });
+    // Act
+    await leases.acquire('poll/a/INBOX', 'poller-1', 60_000);
+    // Assess: FULL (2) and NORMAL (1); one file, so the other connection sees the lease.
+    expect(durable.pragma('synchronous', { simple: true })).toBe(2);
+    expect(leaseDb.pragma('synchronous', { simple: true })).toBe(1);
+    expect(leaseDb).not.toBe(durable);
+    expect(await new SqliteLeaseStore({ db: durable }).acquire('poll/a/INBOX', 'poller-2', 60_000)).toBe(
+      false,
+    );
+  });
+});
