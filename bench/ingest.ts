@@ -14,7 +14,8 @@
  *
  * Environment: BENCH_MESSAGES (default 10000), BENCH_ROUNDS (default 3),
  * BENCH_SKIP (comma list of modes to skip, e.g. "aws"), BENCH_CHILD_NODE_ARGS
- * (Node flags for the measured children, e.g. "--cpu-prof --cpu-prof-dir=DIR").
+ * (Node flags for the measured children, e.g. "--cpu-prof --cpu-prof-dir=DIR"),
+ * BENCH_MEMORY_DETAIL=1 (print what each child's peak RSS was made of).
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -106,7 +107,10 @@ async function postroomChild<T = Sample>(
     maxBuffer: 1 << 20,
   });
   rmSync(dir, { recursive: true, force: true });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as T;
+  const result = JSON.parse(stdout.trim().split('\n').pop()!) as T & { peakDetail?: unknown };
+  // BENCH_MEMORY_DETAIL=1: what the peak RSS was made of (MB), per run.
+  if (result.peakDetail) process.stdout.write(` [${mode} peak ${JSON.stringify(result.peakDetail)}]`);
+  return result;
 }
 
 let bundled: string | undefined;

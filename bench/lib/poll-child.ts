@@ -20,6 +20,25 @@ const config = parseConfig(readFileSync(configFile!, 'utf8'), configFile);
 const account = config.accounts[0]!;
 const runtime = await openRuntime(config, { logger: silentLogger });
 
+// BENCH_MEMORY_DETAIL: sample memory every 10 ms and report what made up the peak.
+let peak: (NodeJS.MemoryUsage & { atMs: number; rssAnon: number; rssFile: number }) | undefined;
+const sampler = process.env.BENCH_MEMORY_DETAIL
+  ? setInterval(() => {
+      const usage = process.memoryUsage();
+      if (!peak || usage.rss > peak.rss) {
+        // RssAnon is the process's own memory; RssFile is mapped code (node itself, native addons).
+        const status = readFileSync('/proc/self/status', 'utf8');
+        const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+        peak = {
+          ...usage,
+          atMs: Math.round(performance.now() - started),
+          rssAnon: kb('RssAnon'),
+          rssFile: kb('RssFile'),
+        };
+      }
+    }, 10)
+  : undefined;
+
 let fetched = 0;
 let bytes = 0;
 const started = performance.now();
@@ -69,8 +88,20 @@ if (mode === 'poll') {
   throw new Error(`unknown mode ${mode}`);
 }
 const ms = performance.now() - started;
+clearInterval(sampler);
 await runtime.close();
+const mb = (bytes: number) => Math.round(bytes / 1e6);
+const peakDetail = peak && {
+  rss: mb(peak.rss),
+  heapUsed: mb(peak.heapUsed),
+  heapTotal: mb(peak.heapTotal),
+  external: mb(peak.external),
+  arrayBuffers: mb(peak.arrayBuffers),
+  rssAnon: mb(peak.rssAnon),
+  rssFile: mb(peak.rssFile),
+  atMs: peak.atMs,
+};
 process.stdout.write(
-  `${JSON.stringify({ ms, fetched, bytes, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+  `${JSON.stringify({ ms, fetched, bytes, maxRssMb: process.resourceUsage().maxRSS / 1024, peakDetail })}\n`,
 );
 process.exit(0);

@@ -36,11 +36,15 @@ export interface S3BlobStoreOptions {
   client?: S3Client;
   /**
    * Multipart part size for streamed bodies (S3's minimum is 5 MiB). Small,
-   * because a poller's memory is what limits it: a 50 MB message then holds
-   * about 15 MiB in flight. @default 5 MiB
+   * because a poller's memory is what limits it. @default 5 MiB
    */
   partSize?: number;
-  /** Parts uploaded at once for one streamed body. @default 2 */
+  /**
+   * Parts uploaded at once for one streamed body. One: while a part uploads,
+   * the next fills from IMAP, which is usually the slower side anyway; a
+   * second part in flight added ~30 MB to a poller's peak on a 50 MB message
+   * (bench:ingest, AWS emulators). @default 1
+   */
   queueSize?: number;
 }
 
@@ -60,7 +64,7 @@ export class S3BlobStore implements BlobStore {
     this.bucket = options.bucket;
     this.client = options.client ?? new S3Client(s3ClientConfig());
     this.partSize = Math.max(options.partSize ?? 5 * MiB, 5 * MiB);
-    this.queueSize = Math.max(options.queueSize ?? 2, 1);
+    this.queueSize = Math.max(options.queueSize ?? 1, 1);
   }
 
   async put(key: string, body: Readable | Uint8Array, options: PutBlobOptions = {}): Promise<BlobLocation> {
