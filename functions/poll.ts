@@ -14,7 +14,7 @@ import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
 import { fetchSecretFromSecretsManager } from '#lib/adapters/aws/secrets.ts';
 import { openAwsStores } from '#lib/adapters/aws/stores.ts';
 import { composeRuntime } from '#lib/compose.ts';
-import { awsStoreFromEnvironment, loadConfigFromEnvironment } from '#lib/config/environment.ts';
+import { awsStoreFromEnvironment, loadConfigWithoutRulesFromEnvironment } from '#lib/config/environment.ts';
 import { type PollResult, pollAccount } from '#lib/core/poll.ts';
 import { ConfigError } from '#lib/errors.ts';
 
@@ -28,7 +28,10 @@ const SAFETY_MARGIN_MS = 30_000;
 
 const logger = new Logger({ serviceName: 'postroom' });
 const metrics = new Metrics({ namespace: 'Postroom', serviceName: 'postroom' });
-const config = await loadConfigFromEnvironment();
+// Polling never evaluates rules: they are left unread, which keeps the rule language
+// and its regex engine out of this bundle. `cdk synth` validated them; the process
+// function reads them.
+const config = await loadConfigWithoutRulesFromEnvironment();
 const runtime = await composeRuntime(config, {
   logger: fromPowertools(logger),
   stores: openAwsStores(awsStoreFromEnvironment()),

@@ -647,11 +647,25 @@ function iconvTablesDir(): string {
   return join(dirname(pkg), 'encodings', 'tables');
 }
 
-/** ImapFlow dependencies replaced in the Lambda bundles: module name → stub file. */
-const UNREACHED_MODULE_STUBS: Record<string, string> = {
+/** Dependencies replaced in the Lambda bundles: module name → stub file (each says why). */
+const MODULE_STUBS: Record<string, string> = {
   socks: fileURLToPath(new URL('./lambda-stubs/socks.mjs', import.meta.url)),
   pino: fileURLToPath(new URL('./lambda-stubs/pino.mjs', import.meta.url)),
+  'linkify-it': fileURLToPath(new URL('./lambda-stubs/linkify-it.mjs', import.meta.url)),
 };
+
+/**
+ * Packages published as both ES modules and CommonJS that the bundles reach
+ * both ways: mailsplit `require`s them, ImapFlow and mailparser `import` them.
+ * Left alone, esbuild bundles both builds (libmime alone is about 90 KB twice).
+ */
+const DUAL_FORMAT_PACKAGES = ['libmime', 'libbase64', 'libqp'];
+
+/** Each dual-format package → its CommonJS build, as installed: one copy per bundle. */
+function commonJsBuilds(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  return Object.fromEntries(DUAL_FORMAT_PACKAGES.map((name) => [name, require.resolve(name)]));
+}
 
 /** esbuild settings shared by both functions (and by `bench/lambda.ts`). */
 export function bundlingOptions(configFile: string): nodejs.BundlingOptions {
@@ -673,8 +687,14 @@ export function bundlingOptions(configFile: string): nodejs.BundlingOptions {
     // Two of ImapFlow's dependencies Postroom never reaches (a SOCKS client, for
     // proxies the config cannot name, and pino, for connections given no logger)
     // become stubs that throw: about 110 KB less to parse on every cold start.
+    // mailparser's linkifier, for the `textAsHtml` Postroom turns off, becomes one
+    // that finds no links: it compiled its URL patterns whenever mailparser loaded.
+    // Dual-format packages resolve to their CommonJS build, whichever way imported.
     esbuildArgs: Object.fromEntries(
-      Object.entries(UNREACHED_MODULE_STUBS).map(([name, stub]) => [`--alias:${name}`, stub]),
+      Object.entries({ ...MODULE_STUBS, ...commonJsBuilds() }).map(([name, file]) => [
+        `--alias:${name}`,
+        file,
+      ]),
     ),
     forceDockerBundling: false,
     logLevel: nodejs.LogLevel.WARNING,

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.ts';
 import type { PostroomConfig } from './schema.ts';
-import { validateConfig } from './validate.ts';
+import { validateConfig, validateConfigWithoutRules } from './validate.ts';
 
 /**
  * The Lambda's config: JSON in `POSTROOM_CONFIG`, or the file named by
@@ -17,8 +17,23 @@ import { validateConfig } from './validate.ts';
 export async function loadConfigFromEnvironment(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<PostroomConfig> {
+  const { value, origin } = await readConfigFromEnvironment(env);
+  return validateConfig(value, origin);
+}
+
+/** {@link loadConfigFromEnvironment} for the poll function: `rules` unread and empty (`validateConfigWithoutRules`). */
+export async function loadConfigWithoutRulesFromEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<PostroomConfig> {
+  const { value, origin } = await readConfigFromEnvironment(env);
+  return validateConfigWithoutRules(value, origin);
+}
+
+async function readConfigFromEnvironment(
+  env: NodeJS.ProcessEnv,
+): Promise<{ value: unknown; origin: string }> {
   if (env.POSTROOM_CONFIG)
-    return validateConfig(parseJson(env.POSTROOM_CONFIG, 'POSTROOM_CONFIG'), 'POSTROOM_CONFIG');
+    return { value: parseJson(env.POSTROOM_CONFIG, 'POSTROOM_CONFIG'), origin: 'POSTROOM_CONFIG' };
   const name = env.POSTROOM_CONFIG_FILE ?? 'postroom.config.json';
   const file = name.startsWith('/') ? name : `${env.LAMBDA_TASK_ROOT ?? process.cwd()}/${name}`;
   let text: string;
@@ -33,7 +48,7 @@ export async function loadConfigFromEnvironment(
       },
     );
   }
-  return validateConfig(parseJson(text, file), file);
+  return { value: parseJson(text, file), origin: file };
 }
 
 /** The AWS resources a Lambda works with, from the environment the CDK construct sets. */

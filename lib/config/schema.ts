@@ -162,35 +162,48 @@ export const awsDeploySchema = z.strictObject({
   logRetentionDays: z.number().int().min(1).default(30),
 });
 
-export const configSchema = z
-  .strictObject({
-    $schema: z.string().optional(),
-    accounts: z.array(accountSchema).default([]),
-    store: storeSchema.default({ kind: 'local', dir: '.postroom' }),
-    ingest: ingestSchema.default({
-      batchMessages: 500,
-      batchBytes: 32 * 1024 * 1024,
-      largeMessageBytes: 4 * 1024 * 1024,
-      concurrency: 16,
-    }),
-    rules: rulesSchema.default([]),
-    aws: awsDeploySchema.optional(),
-  })
-  .superRefine((config, ctx) => {
-    const seen = new Map<string, number>();
-    config.accounts.forEach((account, index) => {
-      const first = seen.get(account.id);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['accounts', index, 'id'],
-          message: `duplicate account id "${account.id}" (also accounts[${first}])`,
-        });
-      } else {
-        seen.set(account.id, index);
-      }
+/**
+ * The whole config, with `rules` checked by the given schema: the rule language
+ * in {@link configSchema}, a stand-in that leaves them unread in
+ * `validateConfigWithoutRules`.
+ */
+export function configSchemaWith<Rule>(rules: z.ZodType<Rule[]>) {
+  return z
+    .strictObject({
+      $schema: z.string().optional(),
+      accounts: z.array(accountSchema).default([]),
+      store: storeSchema.default({ kind: 'local', dir: '.postroom' }),
+      ingest: ingestSchema.default({
+        batchMessages: 500,
+        batchBytes: 32 * 1024 * 1024,
+        largeMessageBytes: 4 * 1024 * 1024,
+        concurrency: 16,
+      }),
+      rules: rules.default([]),
+      aws: awsDeploySchema.optional(),
+    })
+    .superRefine((config, ctx) => {
+      const seen = new Map<string, number>();
+      config.accounts.forEach((account, index) => {
+        const first = seen.get(account.id);
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['accounts', index, 'id'],
+            message: `duplicate account id "${account.id}" (also accounts[${first}])`,
+          });
+        } else {
+          seen.set(account.id, index);
+        }
+      });
     });
-  });
+}
+
+// `@__PURE__` (with `"sideEffects": false` in package.json) lets a bundle that
+// never reads `configSchema` leave it out, and with it the rule language and its
+// regex engine (re2js, ~150 KB): the poll function imports this module (for
+// `mailboxSettings`) but validates with `validateConfigWithoutRules`.
+export const configSchema = /* @__PURE__ */ configSchemaWith(rulesSchema);
 
 export type SecretRef = z.infer<typeof secretRefSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;

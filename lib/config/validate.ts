@@ -3,9 +3,10 @@
  * issues as `path: message` lines (`accounts[0].port: expected a number`).
  * No YAML here: the Lambda bundles read the JSON config the CDK app wrote.
  */
-import type * as z from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
-import { configSchema, type PostroomConfig } from './schema.ts';
+import type { Rule } from '../rules/schema.ts';
+import { configSchema, configSchemaWith, type PostroomConfig } from './schema.ts';
 
 /** Renders a zod issue path the way a user would write it: `accounts[0].auth.user`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -53,7 +54,24 @@ export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] 
 
 /** Validates an already parsed config (from YAML or JSON). */
 export function validateConfig(value: unknown, origin = 'config'): PostroomConfig {
-  const result = configSchema.safeParse(value ?? {}, { reportInput: true });
+  return validateAgainst(configSchema, value, origin);
+}
+
+/**
+ * Validates everything but `rules`, which come back empty, for a process that
+ * never evaluates them (the poll function): its bundle then carries neither
+ * the rule language nor its regex engine. The rules are still checked where
+ * they are used: by `cdk synth`, which validates the whole file it deploys,
+ * and by the process function.
+ */
+export function validateConfigWithoutRules(value: unknown, origin = 'config'): PostroomConfig {
+  return validateAgainst(configSchemaWith(z.unknown().transform((): Rule[] => [])), value, origin);
+}
+
+function validateAgainst(schema: z.ZodType<PostroomConfig>, value: unknown, origin: string): PostroomConfig {
+  // `jitless`: a config is parsed once per process, and compiling zod's fast
+  // path for each object schema (`new Function`) costs more than it saves.
+  const result = schema.safeParse(value ?? {}, { reportInput: true, jitless: true });
   if (!result.success) {
     throw new ConfigError(`${origin} has problems`, formatIssues(result.error.issues));
   }

@@ -10,13 +10,7 @@
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { domainToASCII, domainToUnicode } from 'node:url';
-import {
-  type AddressObject,
-  type AttachmentStream,
-  type EmailAddress,
-  MailParser,
-  type MessageText,
-} from 'mailparser';
+import type { AddressObject, AttachmentStream, EmailAddress, MailParser, MessageText } from 'mailparser';
 import { PostroomError } from '../errors.ts';
 import type { Address, Envelope } from '../ports.ts';
 import { decodeHeaderLine } from './encoded-words.ts';
@@ -167,8 +161,16 @@ function contentTypeOf(item: AttachmentStream): string {
   return typeof type === 'string' && type !== '' ? type.toLowerCase() : 'application/octet-stream';
 }
 
-function newParser(): MailParser {
-  // No checksums and no HTML rendering of text: rules need neither.
+/**
+ * mailparser is loaded on first use: only rules that test the body or the
+ * attachments, or save attachments, parse messages, so a process whose rules
+ * never do is spared loading it and its HTML-to-text stack (about 320 KB of
+ * the process function's bundle, otherwise compiled and run at every cold start).
+ */
+async function newParser(): Promise<MailParser> {
+  const { MailParser } = await import('mailparser');
+  // No checksums and no HTML rendering of text: rules need neither. (The Lambda
+  // bundles count on it: their linkifier is a stub, infra/lambda-stubs/linkify-it.mjs.)
   return new MailParser({
     checksumAlgo: false,
     skipTextToHtml: true,
@@ -184,7 +186,7 @@ function newParser(): MailParser {
  * when `raw` is a stream that fails (the blob could not be read: retry later).
  */
 export async function parseMessage(raw: Buffer | Uint8Array | Readable): Promise<ParsedMessage> {
-  const parser = newParser();
+  const parser = await newParser();
   let headers: ParserHeaders = new Map();
   let headerLines: ReadonlyArray<{ key: string; line: string }> = [];
   parser.on('headers', (value: ParserHeaders) => {
@@ -287,7 +289,7 @@ export class MessageParseError extends PostroomError {
  * stream's own error when `raw` fails. Breaking out of the loop stops parsing.
  */
 export async function* readAttachments(raw: Buffer | Uint8Array | Readable): AsyncGenerator<AttachmentPart> {
-  const parser = newParser();
+  const parser = await newParser();
   const source = feed(raw, parser);
   try {
     for await (const item of parser as AsyncIterable<AttachmentStream | MessageText>) {

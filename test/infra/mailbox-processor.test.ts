@@ -273,6 +273,37 @@ describe('MailboxProcessor functions', () => {
     }
   });
 
+  it('leaves the rule language out of the poll bundle, which validates the config without rules', () => {
+    // The source map lists every file that has code in the bundle.
+    const sources = (prefix: string): string[] =>
+      JSON.parse(readFileSync(join(bundleDir(prefix), 'index.mjs.map'), 'utf8')).sources;
+    const ruleLanguage = (source: string) => /\/lib\/rules\/schema\.ts$|\/node_modules\/re2js\//.test(source);
+    expect(sources('MailPollFunction').filter(ruleLanguage)).toEqual([]);
+    expect(sources('MailProcessFunction').filter(ruleLanguage)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/\/lib\/rules\/schema\.ts$/),
+        expect.stringMatching(/\/node_modules\/re2js\//),
+      ]),
+    );
+  });
+
+  it('bundles one build of each dependency and stubs the ones Postroom does not use', () => {
+    for (const prefix of ['MailPollFunction', 'MailProcessFunction']) {
+      const sources: string[] = JSON.parse(
+        readFileSync(join(bundleDir(prefix), 'index.mjs.map'), 'utf8'),
+      ).sources;
+      // A package bundled from both its `dist/esm` and `dist/cjs` builds is there twice.
+      const builds = new Map<string, Set<string>>();
+      for (const source of sources) {
+        const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\/dist\/(esm|cjs)\//.exec(source);
+        if (match) builds.set(match[1]!, (builds.get(match[1]!) ?? new Set()).add(match[2]!));
+      }
+      expect(builds.get('libmime')).toEqual(new Set(['cjs']));
+      expect([...builds].filter(([, formats]) => formats.size > 1).map(([name]) => name)).toEqual([]);
+      expect(sources.filter((source) => /node_modules\/(socks|pino|linkify-it)\//.test(source))).toEqual([]);
+    }
+  });
+
   it('bundles every dependency, the AWS SDK included: the only imports left are Node built-ins', () => {
     const builtin = (specifier: string) => builtinModules.includes(specifier.replace(/^node:/, ''));
     // Packages the AWS SDK requires inside try/catch and does without when absent (they add

@@ -144,7 +144,11 @@ describe.each([fromSources, fromBundles()])('Lambda handlers against the emulato
             start: 'all',
           },
         ],
-        rules: [{ name: 'alerts', when: { subject: '[alert]' }, then: [{ flag: ['\\Flagged', 'alert'] }] }],
+        rules: [
+          { name: 'alerts', when: { subject: '[alert]' }, then: [{ flag: ['\\Flagged', 'alert'] }] },
+          // A body test makes the process function parse the message (mailparser, libmime).
+          { name: 'texts', when: { body: { regex: '\\w' } }, then: [{ flag: 'has-text' }] },
+        ],
       }),
     });
     handlers = await source.open();
@@ -188,7 +192,8 @@ describe.each([fromSources, fromBundles()])('Lambda handlers against the emulato
     // Only the malformed record is left for redrive; the two real messages are done.
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'garbage' }]);
     const flags = await withSetupClient(dovecotInfo(), user, (c) => getFlags(c, 'INBOX'));
-    expect(flags.get(alertUid!)).toEqual(expect.arrayContaining(['\\Flagged', 'alert']));
+    expect(flags.get(alertUid!)).toEqual(expect.arrayContaining(['\\Flagged', 'alert', 'has-text']));
+    expect(flags.get(otherUid!)).toContain('has-text');
     expect(flags.get(otherUid!)).not.toContain('\\Flagged');
     await sqs.send(
       new DeleteMessageBatchCommand({

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { loadConfigFromEnvironment, loadConfigWithoutRulesFromEnvironment } from '#lib/config/environment.ts';
 import { parseConfig } from '#lib/config/load.ts';
 import { mailboxSettings } from '#lib/config/schema.ts';
 import { resolveSecret } from '#lib/config/secrets.ts';
@@ -75,6 +76,36 @@ describe('config', () => {
 
   it('reports YAML syntax errors instead of throwing them raw', () => {
     expect(problemsOf('accounts: [\n')[0]).toMatch(/^config: /);
+  });
+});
+
+describe('the Lambda config from the environment', () => {
+  const lambdaConfig = (extra: object) =>
+    JSON.stringify({
+      accounts: [{ id: 'support', host: 'imap.example.com', auth: { user: 'u', password: { env: 'P' } } }],
+      ...extra,
+    });
+  const badRules = { rules: [{ name: 'r', when: { subject: { regex: 'a(b' } }, then: [{ flag: 'x' }] }] };
+
+  it('validates the rules for the process function', async () => {
+    const env = { POSTROOM_CONFIG: lambdaConfig(badRules) };
+    await expect(loadConfigFromEnvironment(env)).rejects.toMatchObject({
+      problems: [expect.stringMatching(/^rules\[0\]\.when\.subject\.regex: invalid regular expression/)],
+    });
+    const good = { rules: [{ name: 'r', when: { subject: 'invoice' }, then: [{ flag: 'x' }] }] };
+    const config = await loadConfigFromEnvironment({ POSTROOM_CONFIG: lambdaConfig(good) });
+    expect(config.rules.map((rule) => rule.name)).toEqual(['r']);
+  });
+
+  it('leaves the rules out, unread, for the poll function, and validates the rest', async () => {
+    const config = await loadConfigWithoutRulesFromEnvironment({ POSTROOM_CONFIG: lambdaConfig(badRules) });
+    expect(config.rules).toEqual([]);
+    expect(config.accounts[0]?.port).toBe(993);
+    await expect(
+      loadConfigWithoutRulesFromEnvironment({
+        POSTROOM_CONFIG: lambdaConfig({ ...badRules, colour: 'blue' }),
+      }),
+    ).rejects.toMatchObject({ problems: ['colour: unknown key'] });
   });
 });
 
