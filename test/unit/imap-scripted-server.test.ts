@@ -177,6 +177,34 @@ describe('fast fetch path against unusual servers', () => {
     await session.logout();
   });
 
+  it('reads batch metadata on the fast path, leaving unsolicited updates to ImapFlow', async () => {
+    // Prepare
+    const server = await scripted({
+      'UID FETCH': (tag, args, socket) =>
+        socket.write(
+          args.includes('BODY')
+            ? `${tag} BAD not expected\r\n`
+            : '* 2 FETCH (FLAGS (\\Seen $Done) UID 20 INTERNALDATE "02-Jan-2026 10:00:00 +0200" RFC822.SIZE 222)\r\n' +
+                '* 5 EXISTS\r\n* 1 FETCH (UID 10 FLAGS (\\Deleted))\r\n' +
+                '* 1 FETCH (UID 10 RFC822.SIZE 111 INTERNALDATE " 1-Jan-2026 00:00:00 +0000" FLAGS ())\r\n' +
+                `${tag} OK done\r\n`,
+        ),
+      'UID SEARCH': (tag, _args, socket) => socket.write(`* SEARCH 10 20 50\r\n${tag} OK done\r\n`),
+    });
+    const session = await connectMailServer(account(server.port), { password: 'p' });
+    await session.examine('INBOX');
+    // Act
+    const metas = await session.fetchMeta([10, 20]);
+    const newer = await session.searchNewerThan(10);
+    // Assess
+    expect(metas).toEqual([
+      { uid: 10, size: 111, internalDate: new Date('2026-01-01T00:00:00.000Z'), flags: [] },
+      { uid: 20, size: 222, internalDate: new Date('2026-01-02T08:00:00.000Z'), flags: ['\\Seen', '$Done'] },
+    ]);
+    expect(newer).toEqual([20, 50]);
+    await session.logout();
+  });
+
   it('turns a tagged NO into COMMAND_FAILED with the server text', async () => {
     // Prepare
     const server = await scripted({
