@@ -96,7 +96,7 @@ interface ImportTime {
 
 function importTimes({ dir, environment }: FunctionBundle): ImportTime[] | string {
   const times: ImportTime[] = [];
-  // The flags the construct gives the function (`--enable-source-maps`), as Lambda applies them.
+  // The flags the construct gives the function in NODE_OPTIONS (none today), as Lambda applies them.
   const nodeOptions = String(environment.NODE_OPTIONS ?? '')
     .split(/\s+/)
     .filter(Boolean);

@@ -10,6 +10,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { installLazySourceMaps } from '#lib/adapters/aws/lazy-source-maps.ts';
 import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
 import { fetchSecretFromSecretsManager } from '#lib/adapters/aws/secrets.ts';
 import { openAwsStores } from '#lib/adapters/aws/stores.ts';
@@ -25,6 +26,9 @@ export interface PollEvent {
 
 /** Stop starting new batches this long before the timeout (one batch must still fit). */
 const SAFETY_MARGIN_MS = 30_000;
+
+// First, so that anything thrown while loading the config is mapped too.
+installLazySourceMaps(import.meta.url);
 
 const logger = new Logger({ serviceName: 'postroom' });
 const metrics = new Metrics({ namespace: 'Postroom', serviceName: 'postroom' });

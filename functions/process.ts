@@ -16,6 +16,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { EventBridgeEventSink } from '#lib/adapters/aws/eventbridge-event-sink.ts';
+import { installLazySourceMaps } from '#lib/adapters/aws/lazy-source-maps.ts';
 import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
 import { fetchSecretFromSecretsManager } from '#lib/adapters/aws/secrets.ts';
 import { openAwsStores } from '#lib/adapters/aws/stores.ts';
@@ -23,6 +24,9 @@ import { composeRuntime } from '#lib/compose.ts';
 import { awsStoreFromEnvironment, loadConfigFromEnvironment } from '#lib/config/environment.ts';
 import { type BatchItem, processBatch } from '#lib/core/process.ts';
 import { parseQueueMessage } from '#lib/core/queue-message.ts';
+
+// First, so that anything thrown while loading the config is mapped too.
+installLazySourceMaps(import.meta.url);
 
 const logger = new Logger({ serviceName: 'postroom' });
 const metrics = new Metrics({ namespace: 'Postroom', serviceName: 'postroom' });

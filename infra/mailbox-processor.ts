@@ -249,7 +249,8 @@ export class MailboxProcessor extends Construct {
       POSTROOM_CONFIG_FILE: BUNDLED_CONFIG_FILE,
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-      NODE_OPTIONS: '--enable-source-maps',
+      // No --enable-source-maps: the handlers map their stack traces themselves,
+      // reading the map only when a trace is formatted (lib/adapters/aws/lazy-source-maps.ts).
     };
     const configDir = mkdtempSync(join(tmpdir(), 'postroom-config-'));
     try {

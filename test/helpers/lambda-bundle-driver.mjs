@@ -21,5 +21,8 @@ try {
   const result = await handler(JSON.parse(eventJson), context);
   writeFileSync(resultFile, JSON.stringify({ ok: true, result: result ?? null }));
 } catch (error) {
-  writeFileSync(resultFile, JSON.stringify({ ok: false, error: String(error?.message ?? error) }));
+  writeFileSync(
+    resultFile,
+    JSON.stringify({ ok: false, error: String(error?.message ?? error), stack: String(error?.stack ?? '') }),
+  );
 }

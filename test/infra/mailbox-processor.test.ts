@@ -248,7 +248,6 @@ describe('MailboxProcessor functions', () => {
         POSTROOM_CONFIG_FILE: 'postroom.config.json',
         POWERTOOLS_SERVICE_NAME: 'postroom',
         POWERTOOLS_METRICS_NAMESPACE: 'Postroom',
-        NODE_OPTIONS: '--enable-source-maps',
       });
     }
   });

@@ -85,13 +85,13 @@ function fromBundles(): HandlerSource {
       stderr += chunk;
     });
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    let outcome: { ok: boolean; result?: unknown; error?: string };
+    let outcome: { ok: boolean; result?: unknown; error?: string; stack?: string };
     try {
       outcome = JSON.parse(readFileSync(resultFile, 'utf8'));
     } catch {
       throw new Error(`the bundled handler exited ${code} without a result: ${stderr.slice(-2000)}`);
     }
-    if (!outcome.ok) throw new Error(outcome.error);
+    if (!outcome.ok) throw Object.assign(new Error(outcome.error), { stack: outcome.stack });
     return outcome.result;
   };
   return {
@@ -208,6 +208,10 @@ describe.each([fromSources, fromBundles()])('Lambda handlers against the emulato
   });
 
   it('poll rejects an account that is not in the bundled config, naming the ones that are', async () => {
-    await expect(handlers.poll({ account: 'nobody' })).rejects.toThrow(/no account "nobody"/);
+    const failure = await handlers.poll({ account: 'nobody' }).catch((error: Error) => error);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(/no account "nobody"/);
+    // From the bundle too, the stack points into the TypeScript source, not index.mjs.
+    expect((failure as Error).stack).toMatch(/functions\/poll\.ts:\d+:\d+/);
   });
 });
