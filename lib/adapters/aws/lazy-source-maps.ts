@@ -59,7 +59,14 @@ export function installLazySourceMaps(moduleUrl: string): void {
     } catch {
       header = 'Error';
     }
-    const mapped = sites.map(original);
+    // Formatting a trace must never throw: a frame that cannot be mapped stays as V8 gave it.
+    const mapped = sites.map((site) => {
+      try {
+        return original(site);
+      } catch {
+        return undefined;
+      }
+    });
     const lines = sites.map((site, index) => {
       const here = mapped[index];
       if (!here) return `    at ${site.toString()}`;
