@@ -6,8 +6,7 @@
  *
  * Written against the ports only: no IMAP library, AWS SDK or file system here.
  */
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { AccountConfig, IngestConfig, MailboxSettings, StartPolicy } from '../config/schema.ts';
 import { mailboxSettings } from '../config/schema.ts';
 import { isPostroomError, PostroomError } from '../errors.ts';

@@ -106,6 +106,8 @@ export interface RawFetchOptions {
 }
 
 const LF = 0x0a;
+/** The body of a FETCH response whose literal has begun but not arrived (a zero-length literal stays this). */
+const NO_BYTES_YET = Buffer.alloc(0);
 const MAX_LINE = 1024 * 1024;
 const MAX_FORWARDED = 4 * 1024 * 1024;
 /** A literal marker at the end of a line: `{123}` or the non-synchronizing `{123+}` (RFC 7888). */
@@ -140,7 +142,8 @@ export function rawUidFetch(client: ImapFlow, options: RawFetchOptions): Promise
     let lineParts: Buffer[] = [];
     let lineLength = 0;
     let literalRemaining = 0;
-    let literalTarget: Buffer | Readable | 'forward' | null = null;
+    // 'body': a small body whose bytes have not arrived yet (see onData).
+    let literalTarget: Buffer | Readable | 'body' | 'forward' | null = null;
     let literalFilled = 0;
     let responseText = '';
     let responseRaw: Buffer[] = [];
@@ -267,8 +270,9 @@ export function rawUidFetch(client: ImapFlow, options: RawFetchOptions): Promise
           fail(new FetchRejected('BAD', `a ${size}-byte body arrived before its UID; refusing to buffer it`));
           return;
         } else {
-          responseBody = Buffer.allocUnsafe(size);
-          literalTarget = responseBody;
+          // Allocated once its first bytes arrive: a body inside one socket chunk needs none.
+          responseBody = NO_BYTES_YET;
+          literalTarget = 'body';
         }
       } else {
         responseRaw.push(raw);
@@ -301,14 +305,18 @@ export function rawUidFetch(client: ImapFlow, options: RawFetchOptions): Promise
           const take = Math.min(literalRemaining, chunk.length - pos);
           const piece = chunk.subarray(pos, pos + take);
           const target = literalTarget;
-          if (target instanceof Buffer) {
-            if (literalFilled === 0 && take === target.length) {
+          if (target === 'body') {
+            if (take === literalRemaining) {
               // The whole body is in this one socket chunk: keep a view of it instead
               // of copying (most small messages; the copy was ~8% of the fetch's CPU).
               responseBody = piece;
             } else {
-              piece.copy(target, literalFilled);
+              responseBody = Buffer.allocUnsafe(literalRemaining);
+              piece.copy(responseBody, 0);
+              literalTarget = responseBody;
             }
+          } else if (target instanceof Buffer) {
+            piece.copy(target, literalFilled);
           } else if (target instanceof Readable) {
             if (!target.destroyed && !target.push(piece)) pause('stream');
           } else if (target === 'forward') {

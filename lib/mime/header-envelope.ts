@@ -22,6 +22,8 @@ export interface HeaderFacts {
 }
 
 const WANTED = new Set(['subject', 'from', 'to', 'cc', 'date', 'message-id']);
+/** Fields whose repeats add up (the rest: the first counts). */
+const LIST_FIELDS = new Set(['to', 'cc']);
 
 /**
  * Where the header block ends (the offset of the blank line's end), or -1 when
@@ -51,7 +53,6 @@ export function headerBlock(message: Uint8Array): Uint8Array {
  */
 export function headerFacts(header: Uint8Array): HeaderFacts {
   const fields = new Map<string, string>();
-  const listFields = new Set(['to', 'cc']);
   // One char per byte, as mailparser hands lines over; `rawToText` decodes per field.
   const text = Buffer.from(header.buffer, header.byteOffset, header.byteLength).toString('latin1');
   let name = '';
@@ -60,7 +61,7 @@ export function headerFacts(header: Uint8Array): HeaderFacts {
     if (!name || !WANTED.has(name)) return;
     const previous = fields.get(name);
     if (previous === undefined) fields.set(name, rawToText(value));
-    else if (listFields.has(name)) fields.set(name, `${previous},${rawToText(value)}`);
+    else if (LIST_FIELDS.has(name)) fields.set(name, `${previous},${rawToText(value)}`);
   };
   for (const line of text.split(/\r?\n/)) {
     if (line === '') break;
@@ -106,7 +107,7 @@ export function plainMailbox(value: string): Address | undefined {
   const named = NAMED_MAILBOX.exec(value);
   if (!named) return undefined;
   const address: Address = {};
-  const name = decodeWords((named[1] ?? named[2] ?? '').replace(/\s+/g, ' ').trim()).trim();
+  const name = decodeWords((named[1] ?? named[2] ?? '').trim()).trim();
   if (name) address.name = name;
   address.address = named[3]!;
   return address;
@@ -151,7 +152,7 @@ export class HeaderCapture extends Transform {
       this.chunks.push(chunk);
       this.held += chunk.length;
       // Search the joined bytes: the blank line can straddle two chunks.
-      const joined = Buffer.concat(this.chunks, this.held);
+      const joined = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.held);
       const end = headerEnd(joined, MAX_HEADER_BYTES);
       if (end >= 0 || this.held >= MAX_HEADER_BYTES) this.finish(joined, end);
       else {

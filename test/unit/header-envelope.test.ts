@@ -4,6 +4,7 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import addressparser from 'nodemailer/lib/addressparser';
 import { describe, expect, it } from 'vitest';
 import {
   HeaderCapture,
@@ -11,7 +12,9 @@ import {
   headerEnd,
   headerFacts,
   MAX_HEADER_BYTES,
+  plainMailbox,
 } from '#lib/mime/header-envelope.ts';
+import { decodeWords } from '#lib/rules/encoded-words.ts';
 
 const bytes = (text: string, encoding: BufferEncoding = 'utf8') => Buffer.from(text, encoding);
 
@@ -78,6 +81,39 @@ describe('headerFacts', () => {
     // Assess
     expect(first.envelope).toMatchObject({ subject: 'only a header', from: [{ address: 'x@example.test' }] });
     expect(second.envelope.from).toEqual([]);
+  });
+});
+
+describe('plainMailbox (the fast path for one plain address)', () => {
+  it('reads exactly what addressparser reads, and leaves every other form to it', () => {
+    // Prepare
+    const plain = [
+      'a@example.test',
+      ' Alice Example <alice@example.test> ',
+      'Alice   Example <alice@example.test>',
+      '"Doe, John" <john@example.test>',
+      '<only@example.test>',
+      '=?UTF-8?Q?Ren=C3=A9e?= <renee@example.test>',
+      'John Q. Public <jqp@example.test>',
+    ];
+    const other = [
+      'a@example.test, b@example.test',
+      'Team: a@example.test;',
+      'x (comment) <a@example.test>',
+      '"a@example.test" <b@example.test>',
+      'user-without-domain',
+    ];
+    const viaAddressparser = (value: string) =>
+      addressparser(value).map((entry) => {
+        const name = decodeWords(entry.name ?? '').trim();
+        return { ...(name ? { name } : {}), ...(entry.address ? { address: entry.address } : {}) };
+      });
+    // Act
+    const fast = plain.map((value) => plainMailbox(value));
+    const leftOver = other.map((value) => plainMailbox(value));
+    // Assess
+    expect(fast.map((address) => [address])).toEqual(plain.map(viaAddressparser));
+    expect(leftOver).toEqual(other.map(() => undefined));
   });
 });
 
