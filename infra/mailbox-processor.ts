@@ -23,6 +23,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { PostroomConfig } from '#lib/config/schema.ts';
+import { validateConfig } from '#lib/config/validate.ts';
+import { validatedConfigFile } from '#lib/config/validated-file.ts';
 import {
   assertDeployable,
   deploySettings,
@@ -60,9 +62,12 @@ export const POSTROOM_FUNCTION_SOURCES: FunctionSources = {
 
 export interface MailboxProcessorProps {
   /**
-   * The validated config (`parseConfig`/`loadConfig` from `#lib/config/load.ts`).
-   * Its `aws:` section tunes the deployment; every secret in it must be a
-   * `{ secret: NAME-OR-ARN }` reference (an `{ env }` one throws a `ConfigError`).
+   * The config, as `parseConfig`/`loadConfig` from `#lib/config/load.ts` return
+   * it. It is validated again here (a problem throws a `ConfigError` with
+   * `path: message` lines), and the validated copy is bundled beside each
+   * handler, which reads it without validating it again. Its `aws:` section
+   * tunes the deployment; every secret in it must be a `{ secret: NAME-OR-ARN }`
+   * reference (an `{ env }` one throws a `ConfigError`).
    */
   readonly config: PostroomConfig;
   /**
@@ -150,8 +155,9 @@ export class MailboxProcessor extends Construct {
 
   constructor(scope: Construct, id: string, props: MailboxProcessorProps) {
     super(scope, id);
-    const { config } = props;
     // Fails before anything is built, with `path: message` lines like `postroom validate`.
+    // Validated here whoever built `props.config`: the handlers take the bundled copy as it is.
+    const config = validateConfig(props.config);
     assertDeployable(config);
     const settings = deploySettings(config);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
@@ -256,7 +262,7 @@ export class MailboxProcessor extends Construct {
     try {
       const configFile = join(configDir, BUNDLED_CONFIG_FILE);
       // References only: `assertDeployable` made sure no secret value can be in here.
-      writeFileSync(configFile, JSON.stringify(config));
+      writeFileSync(configFile, JSON.stringify(validatedConfigFile(config)));
       const makeFunction = (
         name: 'Poll' | 'Process',
         entry: string,

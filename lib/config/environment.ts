@@ -1,32 +1,42 @@
 /**
- * Config and resources for the Lambda handlers. JSON only (the CDK app writes
- * the validated config as JSON beside the handler), so the bundles carry no
- * YAML parser.
+ * Config and resources for the Lambda handlers. The config is the JSON file
+ * the CDK app wrote beside the handler after validating it at synth
+ * (`validated-file.ts`), taken as it is: the bundles carry neither a YAML
+ * parser nor the config schema, and a cold start builds no zod schema for it.
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.ts';
 import type { PostroomConfig } from './schema.ts';
-import { validateConfig, validateConfigWithoutRules } from './validate.ts';
+import { deepFreeze, isValidatedConfigFile, VALIDATED_CONFIG_MARK } from './validated-file.ts';
 
 /**
  * The Lambda's config: JSON in `POSTROOM_CONFIG`, or the file named by
  * `POSTROOM_CONFIG_FILE` (bundled beside the handler; relative paths are
  * resolved against `LAMBDA_TASK_ROOT`). Env vars are limited to 4 KB, so the
- * CDK construct bundles the file.
+ * CDK construct bundles the file. Either way it must be a config validated and
+ * marked by `validatedConfigFile`; anything else is refused.
  */
 export async function loadConfigFromEnvironment(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<PostroomConfig> {
   const { value, origin } = await readConfigFromEnvironment(env);
-  return validateConfig(value, origin);
+  return deepFreeze(validatedConfig(value, origin));
 }
 
-/** {@link loadConfigFromEnvironment} for the poll function: `rules` unread and empty (`validateConfigWithoutRules`). */
+/** {@link loadConfigFromEnvironment} for the poll function, which has no use for `rules`: they come back empty. */
 export async function loadConfigWithoutRulesFromEnvironment(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<PostroomConfig> {
   const { value, origin } = await readConfigFromEnvironment(env);
-  return validateConfigWithoutRules(value, origin);
+  return deepFreeze({ ...validatedConfig(value, origin), rules: [] });
+}
+
+function validatedConfig(value: unknown, origin: string): PostroomConfig {
+  if (isValidatedConfigFile(value)) return value.config;
+  throw new ConfigError(`${origin} is not a config written by the Postroom CDK app`, [
+    `${origin}: expected the validated config that cdk synth bundles beside the handler ` +
+      `({ "$postroom": "${VALIDATED_CONFIG_MARK}", "config": ... }); deploy with the MailboxProcessor construct`,
+  ]);
 }
 
 async function readConfigFromEnvironment(

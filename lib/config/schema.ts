@@ -162,48 +162,38 @@ export const awsDeploySchema = z.strictObject({
   logRetentionDays: z.number().int().min(1).default(30),
 });
 
-/**
- * The whole config, with `rules` checked by the given schema: the rule language
- * in {@link configSchema}, a stand-in that leaves them unread in
- * `validateConfigWithoutRules`.
- */
-export function configSchemaWith<Rule>(rules: z.ZodType<Rule[]>) {
-  return z
-    .strictObject({
-      $schema: z.string().optional(),
-      accounts: z.array(accountSchema).default([]),
-      store: storeSchema.default({ kind: 'local', dir: '.postroom' }),
-      ingest: ingestSchema.default({
-        batchMessages: 500,
-        batchBytes: 32 * 1024 * 1024,
-        largeMessageBytes: 4 * 1024 * 1024,
-        concurrency: 16,
-      }),
-      rules: rules.default([]),
-      aws: awsDeploySchema.optional(),
-    })
-    .superRefine((config, ctx) => {
-      const seen = new Map<string, number>();
-      config.accounts.forEach((account, index) => {
-        const first = seen.get(account.id);
-        if (first !== undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['accounts', index, 'id'],
-            message: `duplicate account id "${account.id}" (also accounts[${first}])`,
-          });
-        } else {
-          seen.set(account.id, index);
-        }
-      });
+// The whole config. Only the CLI and the CDK app build it: the Lambda handlers
+// read the copy `cdk synth` validated (`validated-file.ts`), so their bundles
+// leave this module out.
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    accounts: z.array(accountSchema).default([]),
+    store: storeSchema.default({ kind: 'local', dir: '.postroom' }),
+    ingest: ingestSchema.default({
+      batchMessages: 500,
+      batchBytes: 32 * 1024 * 1024,
+      largeMessageBytes: 4 * 1024 * 1024,
+      concurrency: 16,
+    }),
+    rules: rulesSchema.default([]),
+    aws: awsDeploySchema.optional(),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.accounts.forEach((account, index) => {
+      const first = seen.get(account.id);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accounts', index, 'id'],
+          message: `duplicate account id "${account.id}" (also accounts[${first}])`,
+        });
+      } else {
+        seen.set(account.id, index);
+      }
     });
-}
-
-// `@__PURE__` (with `"sideEffects": false` in package.json) lets a bundle that
-// never reads `configSchema` leave it out, and with it the rule language and its
-// regex engine (re2js, ~150 KB): the poll function imports this module (for
-// `mailboxSettings`) but validates with `validateConfigWithoutRules`.
-export const configSchema = /* @__PURE__ */ configSchemaWith(rulesSchema);
+  });
 
 export type SecretRef = z.infer<typeof secretRefSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
@@ -213,18 +203,3 @@ export type AwsDeployConfig = z.infer<typeof awsDeploySchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 export type PostroomConfig = z.infer<typeof configSchema>;
 export type StartPolicy = z.infer<typeof startSchema>;
-
-/** A mailbox entry with the account's defaults applied. */
-export interface MailboxSettings {
-  name: string;
-  start: StartPolicy;
-  idle: boolean;
-}
-
-export function mailboxSettings(account: AccountConfig): MailboxSettings[] {
-  return account.mailboxes.map((entry) =>
-    typeof entry === 'string'
-      ? { name: entry, start: account.start, idle: account.idle }
-      : { name: entry.name, start: entry.start ?? account.start, idle: entry.idle ?? account.idle },
-  );
-}

@@ -3,10 +3,10 @@
  * issues as `path: message` lines (`accounts[0].port: expected a number`).
  * No YAML here: the Lambda bundles read the JSON config the CDK app wrote.
  */
-import * as z from 'zod';
+import type * as z from 'zod';
 import { ConfigError } from '../errors.ts';
-import type { Rule } from '../rules/schema.ts';
-import { configSchema, configSchemaWith, type PostroomConfig } from './schema.ts';
+import { configSchema, type PostroomConfig } from './schema.ts';
+import { deepFreeze } from './validated-file.ts';
 
 /** Renders a zod issue path the way a user would write it: `accounts[0].auth.user`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -57,17 +57,6 @@ export function validateConfig(value: unknown, origin = 'config'): PostroomConfi
   return validateAgainst(configSchema, value, origin);
 }
 
-/**
- * Validates everything but `rules`, which come back empty, for a process that
- * never evaluates them (the poll function): its bundle then carries neither
- * the rule language nor its regex engine. The rules are still checked where
- * they are used: by `cdk synth`, which validates the whole file it deploys,
- * and by the process function.
- */
-export function validateConfigWithoutRules(value: unknown, origin = 'config'): PostroomConfig {
-  return validateAgainst(configSchemaWith(z.unknown().transform((): Rule[] => [])), value, origin);
-}
-
 function validateAgainst(schema: z.ZodType<PostroomConfig>, value: unknown, origin: string): PostroomConfig {
   // `jitless`: a config is parsed once per process, and compiling zod's fast
   // path for each object schema (`new Function`) costs more than it saves.
@@ -76,12 +65,4 @@ function validateAgainst(schema: z.ZodType<PostroomConfig>, value: unknown, orig
     throw new ConfigError(`${origin} has problems`, formatIssues(result.error.issues));
   }
   return deepFreeze(result.data);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

@@ -9,8 +9,9 @@
  * Stopping (SIGINT/SIGTERM): no new batches start, the batch in flight
  * finishes and is checkpointed, watchers log out, and `stop()` resolves.
  */
+
+import { mailboxSettings } from '../config/mailbox-settings.ts';
 import type { AccountConfig } from '../config/schema.ts';
-import { mailboxSettings } from '../config/schema.ts';
 import type { Logger } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
 import type { PollResult } from './poll.ts';

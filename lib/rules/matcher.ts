@@ -12,9 +12,9 @@ import { domainToASCII } from 'node:url';
 import type { AttachmentInfo, MailAddress, RuleInput } from './message.ts';
 import { asciiAddress } from './message.ts';
 import type { AddressTest, Condition, FlagsTest, SizeRange, StringTest } from './schema.ts';
-import { CONDITION_KEYS, STRING_TEST_KEYS } from './schema.ts';
 import { compileStringTest, LowerCache, type Lowerer, type TextPredicate } from './string-match.ts';
 import { parseDuration, parseInstant, parseSize } from './units.ts';
+import { CONDITION_KEYS, STRING_TEST_KEYS } from './vocabulary.ts';
 
 /** `true`, `false`, or `undefined` for unknown. */
 export type Truth = boolean | undefined;

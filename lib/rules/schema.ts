@@ -55,12 +55,12 @@
 import { RE2JS } from 're2js';
 import * as z from 'zod';
 import { secretRefSchema } from '../config/secret-ref.ts';
+import { CONDITION_KEYS, DURATION_PATTERN, SIZE_PATTERN, STRING_TEST_KEYS } from './vocabulary.ts';
+
+export { CONDITION_KEYS, DURATION_PATTERN, SIZE_PATTERN, STRING_TEST_KEYS } from './vocabulary.ts';
 
 // ---------------------------------------------------------------------------
 // Strings
-
-/** The keys of a string test that say what to compare; exactly one is allowed. */
-export const STRING_TEST_KEYS = ['is', 'contains', 'matches', 'regex', 'exists'] as const;
 
 const oneOrMany = (item: z.ZodString, what: string) =>
   z.union([item, z.array(item).min(1, `expected at least one ${what}`)], {
@@ -176,9 +176,6 @@ export const headerTestSchema = z
 // ---------------------------------------------------------------------------
 // Sizes, durations, dates
 
-/** `10MB`, `"500 KB"`, `1.5G`, `2048` (bytes). K/M/G are powers of 1024, as in Sieve (RFC 5228). */
-export const SIZE_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i;
-
 /** A size in bytes, or a string with a unit. */
 export const sizeSchema = z.union(
   [
@@ -187,10 +184,6 @@ export const sizeSchema = z.union(
   ],
   { error: 'expected a size such as 10MB or "500 KB"' },
 );
-
-/** `30d`, `12h`, `90m`, `45s`, `2w` (also long forms: `30 days`). */
-export const DURATION_PATTERN =
-  /^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)\s*$/i;
 
 export const durationSchema = z
   .string({ error: 'expected a duration such as 30d, 12h or 2w' })
@@ -326,27 +319,6 @@ export interface Condition {
   any?: Condition[];
   not?: Condition;
 }
-
-export const CONDITION_KEYS = [
-  'from',
-  'to',
-  'cc',
-  'recipient',
-  'subject',
-  'header',
-  'body',
-  'attachment',
-  'size',
-  'age',
-  'date',
-  'flags',
-  'autoReply',
-  'bulk',
-  'list',
-  'all',
-  'any',
-  'not',
-] as const satisfies ReadonlyArray<keyof Condition>;
 
 export const attachmentTestSchema = z
   .strictObject({

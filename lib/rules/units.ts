@@ -2,7 +2,7 @@
  * Units in rules: sizes (`10MB`), durations (`30d`) and dates. The schema
  * checked the shapes already; these turn them into numbers.
  */
-import { DURATION_PATTERN, SIZE_PATTERN } from './schema.ts';
+import { DURATION_PATTERN, SIZE_PATTERN } from './vocabulary.ts';
 
 const SIZE_FACTORS: Record<string, number> = {
   '': 1,

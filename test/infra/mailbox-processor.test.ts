@@ -13,6 +13,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '#lib/config/load.ts';
 import type { PostroomConfig } from '#lib/config/schema.ts';
+import { validateConfig } from '#lib/config/validate.ts';
+import { VALIDATED_CONFIG_MARK } from '#lib/config/validated-file.ts';
 import { ConfigError } from '#lib/errors.ts';
 import { BUNDLED_CONFIG_FILE, MailboxProcessor } from '../../infra/mailbox-processor.ts';
 import { PostroomStack } from '../../infra/postroom-stack.ts';
@@ -266,24 +268,30 @@ describe('MailboxProcessor functions', () => {
       expect(code.length / code.split('\n').length).toBeGreaterThan(1000);
       const map = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8'));
       expect(map.sourcesContent).toBeUndefined();
-      expect(JSON.parse(readFileSync(join(dir, BUNDLED_CONFIG_FILE), 'utf8'))).toEqual(
-        JSON.parse(JSON.stringify(config)),
-      );
+      // Marked as validated at synth, so the handler does not build the schema to validate it again.
+      expect(JSON.parse(readFileSync(join(dir, BUNDLED_CONFIG_FILE), 'utf8'))).toEqual({
+        $postroom: VALIDATED_CONFIG_MARK,
+        config: JSON.parse(JSON.stringify(validateConfig(config))),
+      });
     }
   });
 
-  it('leaves the rule language out of the poll bundle, which validates the config without rules', () => {
+  it('leaves the config schema out of both bundles, and the rule language out of the poll bundle', () => {
     // The source map lists every file that has code in the bundle.
     const sources = (prefix: string): string[] =>
       JSON.parse(readFileSync(join(bundleDir(prefix), 'index.mjs.map'), 'utf8')).sources;
-    const ruleLanguage = (source: string) => /\/lib\/rules\/schema\.ts$|\/node_modules\/re2js\//.test(source);
-    expect(sources('MailPollFunction').filter(ruleLanguage)).toEqual([]);
-    expect(sources('MailProcessFunction').filter(ruleLanguage)).toEqual(
-      expect.arrayContaining([
-        expect.stringMatching(/\/lib\/rules\/schema\.ts$/),
-        expect.stringMatching(/\/node_modules\/re2js\//),
-      ]),
-    );
+    // The handlers take the config cdk synth validated: no schema to build at a cold start.
+    const schemas = (source: string) => /\/lib\/(config|rules)\/(schema|validate)\.ts$/.test(source);
+    for (const prefix of ['MailPollFunction', 'MailProcessFunction']) {
+      expect(sources(prefix).filter(schemas)).toEqual([]);
+      expect(sources(prefix)).toEqual(
+        expect.arrayContaining([expect.stringMatching(/\/lib\/config\/validated-file\.ts$/)]),
+      );
+    }
+    // The regex engine compiles the rules' patterns: the process function's business only.
+    const regexEngine = (source: string) => /\/node_modules\/re2js\//.test(source);
+    expect(sources('MailPollFunction').filter(regexEngine)).toEqual([]);
+    expect(sources('MailProcessFunction').filter(regexEngine)).not.toEqual([]);
   });
 
   it('bundles one build of each dependency and stubs the ones Postroom does not use', () => {
@@ -686,6 +694,31 @@ describe('MailboxProcessor settings (synthesised without bundling)', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
       'accounts[0].auth.password: { env: IMAP_PASSWORD } cannot be deployed to AWS: store the value in AWS Secrets Manager and write { secret: NAME-OR-ARN }',
+    ]);
+    expect(variant.node.findAll().some((c) => c.node.id === 'MailBucket')).toBe(false);
+  });
+
+  it('validates a config it was handed unvalidated, with the same lines as postroom validate', () => {
+    // Prepare: built in code rather than loaded, so nothing checked it, with a rule whose regex cannot compile.
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const variant = new Stack(app, 'Unvalidated');
+    const handBuilt = {
+      accounts: [{ id: 'a', host: 'h', auth: { user: 'u', password: { secret: 'imap/a' } } }],
+      rules: [{ name: 'r', when: { subject: { regex: 'a(b' } }, then: [{ flag: 'x' }] }],
+    } as unknown as PostroomConfig;
+
+    // Act
+    let error: unknown;
+    try {
+      new MailboxProcessor(variant, 'Mail', { config: handBuilt });
+    } catch (caught) {
+      error = caught;
+    }
+
+    // Assess
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      expect.stringMatching(/^rules\[0\]\.when\.subject\.regex: invalid regular expression/),
     ]);
     expect(variant.node.findAll().some((c) => c.node.id === 'MailBucket')).toBe(false);
   });

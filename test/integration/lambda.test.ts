@@ -15,6 +15,8 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aw
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '#lib/config/load.ts';
+import { validateConfig } from '#lib/config/validate.ts';
+import { validatedConfigFile } from '#lib/config/validated-file.ts';
 import { type FunctionBundle, synthesizeFunctionBundles } from '../../infra/function-bundles.ts';
 import { textMessage } from '../fixtures/messages.ts';
 import {
@@ -28,6 +30,9 @@ import {
 import { createStateTable } from '../helpers/dynamo-emulator.ts';
 import { createBucket, createQueue, emulatorClientConfig } from '../helpers/emulators.ts';
 import { useAwsEmulatorEnvironment } from '../helpers/ingest-harness.ts';
+
+/** A config as the handlers take it: validated and marked, like the file cdk synth bundles. */
+const lambdaConfig = (config: object): string => JSON.stringify(validatedConfigFile(validateConfig(config)));
 
 function context(remainingMs = 60_000): Context {
   const deadline = Date.now() + remainingMs;
@@ -133,7 +138,8 @@ describe.each([fromSources, fromBundles()])('Lambda handlers against the emulato
       POWERTOOLS_METRICS_NAMESPACE: 'Postroom',
       POWERTOOLS_DEV: 'true',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
-      POSTROOM_CONFIG: JSON.stringify({
+      // Validated and marked as cdk synth does for the bundled file (an `env` password cannot be deployed).
+      POSTROOM_CONFIG: lambdaConfig({
         accounts: [
           {
             id: 'support',

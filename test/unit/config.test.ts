@@ -1,9 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFromEnvironment, loadConfigWithoutRulesFromEnvironment } from '#lib/config/environment.ts';
 import { parseConfig } from '#lib/config/load.ts';
-import { mailboxSettings } from '#lib/config/schema.ts';
+import { mailboxSettings } from '#lib/config/mailbox-settings.ts';
 import { resolveSecret } from '#lib/config/secrets.ts';
+import { validateConfig } from '#lib/config/validate.ts';
+import { validatedConfigFile } from '#lib/config/validated-file.ts';
 import { ConfigError } from '#lib/errors.ts';
 
 function problemsOf(text: string): string[] {
@@ -79,33 +83,59 @@ describe('config', () => {
   });
 });
 
-describe('the Lambda config from the environment', () => {
-  const lambdaConfig = (extra: object) =>
-    JSON.stringify({
-      accounts: [{ id: 'support', host: 'imap.example.com', auth: { user: 'u', password: { env: 'P' } } }],
-      ...extra,
-    });
-  const badRules = { rules: [{ name: 'r', when: { subject: { regex: 'a(b' } }, then: [{ flag: 'x' }] }] };
+describe('the config the CDK app bundles', () => {
+  // Every config the repo ships, and the rule language's example with an account to run it.
+  const loadable = [
+    'postroom.yaml',
+    'examples/postroom.example.yaml',
+    'test/fixtures/config/ingest.yaml',
+  ].map((file) => parseConfig(readFileSync(file, 'utf8'), file));
+  loadable.push(parseConfig(account(readFileSync('test/fixtures/rules/issue-example.yaml', 'utf8'))));
 
-  it('validates the rules for the process function', async () => {
-    const env = { POSTROOM_CONFIG: lambdaConfig(badRules) };
-    await expect(loadConfigFromEnvironment(env)).rejects.toMatchObject({
-      problems: [expect.stringMatching(/^rules\[0\]\.when\.subject\.regex: invalid regular expression/)],
-    });
-    const good = { rules: [{ name: 'r', when: { subject: 'invoice' }, then: [{ flag: 'x' }] }] };
-    const config = await loadConfigFromEnvironment({ POSTROOM_CONFIG: lambdaConfig(good) });
-    expect(config.rules.map((rule) => rule.name)).toEqual(['r']);
+  it('is a fixed point of validation, so taking it without validating again changes nothing', () => {
+    for (const config of loadable) {
+      const written = JSON.parse(JSON.stringify(config));
+      expect(validateConfig(written)).toEqual(written);
+    }
   });
 
-  it('leaves the rules out, unread, for the poll function, and validates the rest', async () => {
-    const config = await loadConfigWithoutRulesFromEnvironment({ POSTROOM_CONFIG: lambdaConfig(badRules) });
-    expect(config.rules).toEqual([]);
-    expect(config.accounts[0]?.port).toBe(993);
-    await expect(
-      loadConfigWithoutRulesFromEnvironment({
-        POSTROOM_CONFIG: lambdaConfig({ ...badRules, colour: 'blue' }),
-      }),
-    ).rejects.toMatchObject({ problems: ['colour: unknown key'] });
+  it('is what the Lambda handlers read, as it is; the poll function gets no rules', async () => {
+    const withRules = loadable.find((config) => config.rules.length > 0)!;
+    const file = JSON.stringify(validatedConfigFile(withRules));
+
+    const processConfig = await loadConfigFromEnvironment({ POSTROOM_CONFIG: file });
+    expect(processConfig).toEqual(withRules);
+    expect(Object.isFrozen(processConfig.rules[0]?.when)).toBe(true);
+    const pollConfig = await loadConfigWithoutRulesFromEnvironment({ POSTROOM_CONFIG: file });
+    expect(pollConfig).toEqual({ ...withRules, rules: [] });
+  });
+
+  it('is the only config the Lambda handlers take: anything unmarked is refused, naming where it came from', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postroom-config-'));
+    try {
+      const raw = join(dir, 'postroom.config.json');
+      writeFileSync(raw, JSON.stringify(loadable[0]));
+      for (const load of [loadConfigFromEnvironment, loadConfigWithoutRulesFromEnvironment]) {
+        await expect(load({ POSTROOM_CONFIG_FILE: raw })).rejects.toMatchObject({
+          message: `${raw} is not a config written by the Postroom CDK app`,
+          problems: [
+            expect.stringMatching(
+              /^\/.*postroom\.config\.json: expected the validated config that cdk synth bundles/,
+            ),
+          ],
+        });
+      }
+      // A mark of another format is not this one.
+      const otherFormat = { $postroom: 'postroom/validated-config@0', config: loadable[0] };
+      await expect(
+        loadConfigFromEnvironment({ POSTROOM_CONFIG: JSON.stringify(otherFormat) }),
+      ).rejects.toMatchObject({ message: 'POSTROOM_CONFIG is not a config written by the Postroom CDK app' });
+      await expect(
+        loadConfigFromEnvironment({ POSTROOM_CONFIG_FILE: 'missing.json', LAMBDA_TASK_ROOT: dir }),
+      ).rejects.toMatchObject({ problems: [`${dir}/missing.json: ENOENT`] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.ts';
-import { mailboxSettings } from '../../config/schema.ts';
+import { mailboxSettings } from '../../config/mailbox-settings.ts';
 import { pollAccount } from '../../core/poll.ts';
 import { Runner } from '../../core/runner.ts';
 import { msUntilNext } from '../../core/schedule.ts';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.ts';
-import { mailboxSettings } from '../../config/schema.ts';
+import { mailboxSettings } from '../../config/mailbox-settings.ts';
 import { ConfigError } from '../../errors.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
 
