@@ -32,6 +32,7 @@ import {
   normalizeSchedule,
   scheduleInterval,
 } from './deploy-config.ts';
+import { libmimeBuild } from './lazy-libmime.ts';
 import { METRICS_NAMESPACE, MetricNames, SERVICE_NAME } from './metrics.ts';
 
 /** The repository root: `functions/` and `package-lock.json` live there. */
@@ -668,10 +669,14 @@ const MODULE_STUBS: Record<string, string> = {
  */
 const DUAL_FORMAT_PACKAGES = ['libmime', 'libbase64', 'libqp'];
 
-/** Each dual-format package → its CommonJS build, as installed: one copy per bundle. */
+/**
+ * Each dual-format package → its CommonJS build: one copy per bundle. libmime's
+ * is a copy that builds no GBK codec when it loads (`lazy-libmime.ts`).
+ */
 function commonJsBuilds(): Record<string, string> {
   const require = createRequire(import.meta.url);
-  return Object.fromEntries(DUAL_FORMAT_PACKAGES.map((name) => [name, require.resolve(name)]));
+  const builds = Object.fromEntries(DUAL_FORMAT_PACKAGES.map((name) => [name, require.resolve(name)]));
+  return { ...builds, libmime: libmimeBuild().entry };
 }
 
 /** esbuild settings shared by both functions (and by `bench/lambda.ts`). */
