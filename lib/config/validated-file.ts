@@ -6,7 +6,7 @@
  * applied, wrapped with a mark. The file ships inside the same code asset as
  * the handler that reads it, built from the same sources, so the handler takes
  * it as it is instead of validating it again at every cold start: the bundles
- * then carry no config schema, and importing the handlers got 8–12% cheaper
+ * then carry no config schema, and importing the handlers got 7–13% cheaper
  * (valgrind instruction counts, `npm run bench:lambda`'s bundles). Validation
  * is a fixed point on its output (tested), so nothing changes by skipping it.
  *

@@ -678,52 +678,51 @@ describe('MailboxProcessor settings (synthesised without bundling)', () => {
     });
   });
 
+  /** Builds a MailboxProcessor from `config` in a stack of its own; returns what it threw and whether it built anything. */
+  function refusal(config: PostroomConfig): { error: unknown; builtAnything: boolean } {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const variant = new Stack(app, 'Refused');
+    let error: unknown;
+    try {
+      new MailboxProcessor(variant, 'Mail', { config });
+    } catch (caught) {
+      error = caught;
+    }
+    return { error, builtAnything: variant.node.findAll().some((c) => c.node.id === 'MailBucket') };
+  }
+
   it('refuses a config with an IMAP password from the environment, before building anything', () => {
     // Prepare
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    const variant = new Stack(app, 'Rejected');
     const withEnv = parseConfig(
       'accounts:\n  - { id: a, host: h, auth: { user: u, password: { env: IMAP_PASSWORD } } }\n',
     );
 
     // Act
-    let error: unknown;
-    try {
-      new MailboxProcessor(variant, 'Mail', { config: withEnv });
-    } catch (caught) {
-      error = caught;
-    }
+    const { error, builtAnything } = refusal(withEnv);
 
     // Assess
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
       'accounts[0].auth.password: { env: IMAP_PASSWORD } cannot be deployed to AWS: store the value in AWS Secrets Manager and write { secret: NAME-OR-ARN }',
     ]);
-    expect(variant.node.findAll().some((c) => c.node.id === 'MailBucket')).toBe(false);
+    expect(builtAnything).toBe(false);
   });
 
   it('validates a config it was handed unvalidated, with the same lines as postroom validate', () => {
     // Prepare: built in code rather than loaded, so nothing checked it, with a rule whose regex cannot compile.
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    const variant = new Stack(app, 'Unvalidated');
     const handBuilt = {
       accounts: [{ id: 'a', host: 'h', auth: { user: 'u', password: { secret: 'imap/a' } } }],
       rules: [{ name: 'r', when: { subject: { regex: 'a(b' } }, then: [{ flag: 'x' }] }],
     } as unknown as PostroomConfig;
 
     // Act
-    let error: unknown;
-    try {
-      new MailboxProcessor(variant, 'Mail', { config: handBuilt });
-    } catch (caught) {
-      error = caught;
-    }
+    const { error, builtAnything } = refusal(handBuilt);
 
     // Assess
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
       expect.stringMatching(/^rules\[0\]\.when\.subject\.regex: invalid regular expression/),
     ]);
-    expect(variant.node.findAll().some((c) => c.node.id === 'MailBucket')).toBe(false);
+    expect(builtAnything).toBe(false);
   });
 });
