@@ -1,7 +1,8 @@
 /**
  * Validating a parsed config into a frozen, typed object, and rendering zod's
  * issues as `path: message` lines (`accounts[0].port: expected a number`).
- * No YAML here: the Lambda bundles read the JSON config the CDK app wrote.
+ * No YAML here (`load.ts` reads files). The Lambda handlers never validate: they
+ * take the copy `cdk synth` validated (`validated-file.ts`).
  */
 import type * as z from 'zod';
 import { ConfigError } from '../errors.ts';

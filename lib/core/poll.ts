@@ -7,8 +7,7 @@
  * Written against the ports only: no IMAP library, AWS SDK or file system here.
  */
 import { pipeline, type Readable } from 'node:stream';
-import type { MailboxSettings } from '../config/mailbox-settings.ts';
-import { mailboxSettings } from '../config/mailbox-settings.ts';
+import { type MailboxSettings, mailboxSettings } from '../config/mailbox-settings.ts';
 import type { AccountConfig, IngestConfig, StartPolicy } from '../config/schema.ts';
 import { isPostroomError, PostroomError } from '../errors.ts';
 import { HeaderCapture, type HeaderFacts, headerBlock, headerFacts } from '../mime/header-envelope.ts';

@@ -9,7 +9,6 @@
  * Stopping (SIGINT/SIGTERM): no new batches start, the batch in flight
  * finishes and is checkpointed, watchers log out, and `stop()` resolves.
  */
-
 import { mailboxSettings } from '../config/mailbox-settings.ts';
 import type { AccountConfig } from '../config/schema.ts';
 import type { Logger } from '../ports.ts';
