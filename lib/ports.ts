@@ -55,6 +55,14 @@ export interface MessageRef {
   uid: number;
 }
 
+/**
+ * Bytes held in memory: one buffer, or the pieces the bytes arrived in, in
+ * order. The IMAP adapter hands a message that spans several socket reads on
+ * as those reads' slices rather than copying them into one new buffer: that
+ * copy was half of everything a poller allocated (helpers in `held-bytes.ts`).
+ */
+export type HeldBytes = Uint8Array | readonly Uint8Array[];
+
 export interface PutBlobOptions {
   /** Known length in bytes; lets adapters choose single-part vs multipart. */
   contentLength?: number;
@@ -64,7 +72,7 @@ export interface PutBlobOptions {
 /** Object storage for raw messages and exported attachments. Puts are idempotent by key. */
 export interface BlobStore {
   /** Stores `body` under `key`, replacing what was there. Resolves once the bytes are durable. */
-  put(key: string, body: Readable | Uint8Array, options?: PutBlobOptions): Promise<BlobLocation>;
+  put(key: string, body: Readable | HeldBytes, options?: PutBlobOptions): Promise<BlobLocation>;
   /** Streams the blob back; rejects with `BlobNotFoundError` when there is none. */
   get(key: string): Promise<Readable>;
   exists(key: string): Promise<boolean>;
@@ -200,6 +208,9 @@ export interface MetaFields {
   messageId?: boolean;
 }
 
+/** Receives one message's raw source from `fetchSources`. */
+export type SourceSink = (uid: number, source: HeldBytes | Readable) => Promise<void>;
+
 /** What EXAMINE/SELECT (or STATUS) told us about a mailbox. */
 export interface MailboxState {
   /** The server's name for the mailbox (namespace and delimiter applied). */
@@ -228,15 +239,12 @@ export interface MailServer {
   /**
    * Hands the raw source of each UID (`BODY.PEEK[]`: never sets `\Seen`) to
    * `sink`, one message at a time, in UID order, awaiting each call (that is the
-   * backpressure). Small messages come as bytes, many per command; large ones
-   * (by `sizes`, from RFC822.SIZE) as a stream the sink must consume before it
-   * resolves. UIDs the server no longer has are skipped.
+   * backpressure). Small messages come as bytes held in memory (one buffer or
+   * the pieces they arrived in), many per command; large ones (by `sizes`, from
+   * RFC822.SIZE) as a stream the sink must consume before it resolves. UIDs the
+   * server no longer has are skipped.
    */
-  fetchSources(
-    uids: number[],
-    sizes: ReadonlyMap<number, number>,
-    sink: (uid: number, source: Readable | Uint8Array) => Promise<void>,
-  ): Promise<void>;
+  fetchSources(uids: number[], sizes: ReadonlyMap<number, number>, sink: SourceSink): Promise<void>;
   logout(): Promise<void>;
 
   // --- acting on messages (the process use case) ---

@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '#lib/config/load.ts';
 import { pollAccount } from '#lib/core/poll.ts';
+import { heldLength, isHeldBytes } from '#lib/held-bytes.ts';
 import { HeaderCapture, headerBlock, headerFacts } from '#lib/mime/header-envelope.ts';
 import { silentLogger } from '#lib/ports.ts';
 import { openRuntime } from '#lib/runtime.ts';
@@ -71,8 +72,8 @@ if (mode === 'poll') {
       metas.map((m) => m.uid),
       sizes,
       async (_uid, source) => {
-        if (source instanceof Uint8Array) {
-          bytes += source.length;
+        if (isHeldBytes(source)) {
+          bytes += heldLength(source);
           headerFacts(headerBlock(source));
         } else {
           const capture = new HeaderCapture();

@@ -3,6 +3,7 @@
  * actions — touching nothing. Messages come from .eml bytes or from a mailbox
  * opened with EXAMINE (read-only) and read with BODY.PEEK[] (no \Seen).
  */
+import { isHeldBytes, joinHeld } from '../held-bytes.ts';
 import type { MailServer, MessageMeta } from '../ports.ts';
 import { type ParsedMessage, parseMessage, type RuleInput, toRuleInput } from '../rules/message.ts';
 import { evaluate } from '../rules/planner.ts';
@@ -72,7 +73,7 @@ export async function dryRunMailbox(
     metas.map((m) => m.uid),
     new Map(metas.map((m) => [m.uid, m.size])),
     async (uid, source) => {
-      const raw = source instanceof Uint8Array ? source : Buffer.concat(await collect(source));
+      const raw = isHeldBytes(source) ? joinHeld(source) : Buffer.concat(await collect(source));
       entries.push({ uid, ...(await dryRunRaw(rules, raw, scope, byUid.get(uid))) });
     },
   );

@@ -10,12 +10,14 @@ import { pipeline, type Readable } from 'node:stream';
 import { type MailboxSettings, mailboxSettings } from '../config/mailbox-settings.ts';
 import type { AccountConfig, IngestConfig, StartPolicy } from '../config/schema.ts';
 import { isPostroomError, PostroomError } from '../errors.ts';
+import { isHeldBytes } from '../held-bytes.ts';
 import { HeaderCapture, type HeaderFacts, headerBlock, headerFacts } from '../mime/header-envelope.ts';
 import {
   type BlobStore,
   type Checkpoint,
   type CheckpointStore,
   type DeliveryLog,
+  type HeldBytes,
   type LeaseStore,
   type Logger,
   type MailboxState,
@@ -366,14 +368,15 @@ async function storeBatch(
       const meta = byUid.get(uid);
       if (!meta) return;
       const ref = { account, mailbox, uidValidity: state.uidValidity, uid };
-      const put = async (body: Uint8Array | Readable, header: () => Promise<HeaderFacts>) => {
+      const put = async (body: HeldBytes | Readable, header: () => Promise<HeaderFacts>) => {
         const blob = await deps.blobs.put(rawBlobKey(ref), body, {
           contentLength: meta.size,
           contentType: 'message/rfc822',
         });
         stored.set(uid, toQueueMessage(ref, meta, await header(), blob));
       };
-      if (source instanceof Uint8Array) {
+      if (isHeldBytes(source)) {
+        // Held in memory (one buffer or the pieces it arrived in): put alongside others.
         await pool.start(() => put(source, async () => headerFacts(headerBlock(source))));
       } else {
         // A large message is streamed: its header is read on the way through. The

@@ -7,7 +7,6 @@
  * session is idle (see `raw-fetch.ts`). Tagged NO/BAD answers become
  * `ImapError`s carrying the server's text; nothing is ignored.
  */
-import type { Readable } from 'node:stream';
 import type { ImapFlow, MailboxObject, MessageAddressObject } from 'imapflow';
 import { encodePath } from 'imapflow/lib/tools.js';
 import { ImapError } from '../errors.ts';
@@ -21,6 +20,7 @@ import type {
   MessageMeta,
   MetaFields,
   RemovalOutcome,
+  SourceSink,
 } from '../ports.ts';
 import { commandError, imapError, oneLine, serverAnswer } from './errors.ts';
 import { type PersonalNamespace, toLogicalName, toServerName, uidSets } from './mailbox-names.ts';
@@ -333,11 +333,7 @@ export class ImapMailServer implements MailServer {
     });
   }
 
-  fetchSources(
-    uids: number[],
-    sizes: ReadonlyMap<number, number>,
-    sink: (uid: number, source: Readable | Uint8Array) => Promise<void>,
-  ): Promise<void> {
+  fetchSources(uids: number[], sizes: ReadonlyMap<number, number>, sink: SourceSink): Promise<void> {
     return this.exclusive(async () => {
       this.requireSelected('UID FETCH');
       const sorted = [...new Set(uids)]
@@ -670,11 +666,7 @@ export class ImapMailServer implements MailServer {
     return [...new Set(found.filter((uid) => Number.isInteger(uid) && uid > 0))].sort((a, b) => a - b);
   }
 
-  private async fetchBodies(
-    set: string,
-    singleUid: number | undefined,
-    sink: (uid: number, source: Readable | Uint8Array) => Promise<void>,
-  ): Promise<void> {
+  private async fetchBodies(set: string, singleUid: number | undefined, sink: SourceSink): Promise<void> {
     const what = `UID FETCH ${set} (BODY.PEEK[])`;
     if (this.tuning.fetchEngine === 'auto' && canBorrowSocket(this.client)) {
       await this.rawFetch(set, what, { singleUid, onMessage: sink });
@@ -736,7 +728,7 @@ export class ImapMailServer implements MailServer {
   private async fetchBodiesWithImapFlow(
     set: string,
     singleUid: number | undefined,
-    sink: (uid: number, source: Readable | Uint8Array) => Promise<void>,
+    sink: SourceSink,
     what: string,
   ): Promise<void> {
     let sinkError: unknown;

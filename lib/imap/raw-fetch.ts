@@ -8,8 +8,8 @@
  * 2.5× the CPU of reading the bytes, and every pause stalls the server. Here the
  * socket is borrowed between two ImapFlow commands (the session is idle: no
  * command in flight, no IDLE), the reply is scanned for literals only, each
- * small body is copied once into a Buffer of its announced size, and large
- * bodies flow to the consumer as a Readable with backpressure. Reading runs
+ * small body is handed on as views of the socket chunks it arrived in (never
+ * copied), and large bodies flow to the consumer as a Readable with backpressure. Reading runs
  * ahead of the consumer up to `readAheadBytes`, so the server is not stopped for
  * every message. Afterwards the socket is piped back into ImapFlow, together
  * with any unsolicited responses (EXISTS, EXPUNGE, FETCH FLAGS) that arrived
@@ -92,8 +92,12 @@ export interface RawFetchOptions {
   maxBufferedBody: number;
   /** Fails when the server sends nothing for this long while we wait for it. */
   idleTimeoutMs: number;
-  /** Receives each body in arrival order; awaited one at a time. */
-  onMessage(uid: number, source: Buffer | Readable): Promise<void>;
+  /**
+   * Receives each body in arrival order; awaited one at a time. A small body
+   * comes as one Buffer when it arrived in one socket chunk, else as the list
+   * of slices of the chunks it spans.
+   */
+  onMessage(uid: number, source: Buffer | Buffer[] | Readable): Promise<void>;
   /**
    * Fetch these items instead of bodies (`UID RFC822.SIZE INTERNALDATE FLAGS`):
    * each `* n FETCH (...)` line without a literal goes to `onFetchLine`, which
@@ -118,8 +122,14 @@ const UID_ITEM = /[( ]UID (\d+)/i;
 
 interface Delivery {
   uid: number;
-  source: Buffer | Readable;
+  source: Buffer | Buffer[] | Readable;
   bytes: number;
+}
+
+/** A small body that spans socket chunks: the slices, and their total announced size. */
+interface PiecedBody {
+  pieces: Buffer[];
+  size: number;
 }
 
 /**
@@ -143,12 +153,11 @@ export function rawUidFetch(client: ImapFlow, options: RawFetchOptions): Promise
     let lineLength = 0;
     let literalRemaining = 0;
     // 'body': a small body whose bytes have not arrived yet (see onData).
-    let literalTarget: Buffer | Readable | 'body' | 'forward' | null = null;
-    let literalFilled = 0;
+    let literalTarget: PiecedBody | Readable | 'body' | 'forward' | null = null;
     let responseText = '';
     let responseRaw: Buffer[] = [];
     let responseRawBytes = 0;
-    let responseBody: Buffer | null = null;
+    let responseBody: Buffer | PiecedBody | null = null;
     let responseStreamed = false;
     let tagged: { status: string; text: string } | null = null;
 
@@ -214,7 +223,9 @@ export function rawUidFetch(client: ImapFlow, options: RawFetchOptions): Promise
             fail(new FetchRejected('BAD', `FETCH response without a UID: ${text.slice(0, 200)}`));
             return;
           }
-          deliver({ uid, source: responseBody, bytes: responseBody.length });
+          if (Buffer.isBuffer(responseBody))
+            deliver({ uid, source: responseBody, bytes: responseBody.length });
+          else deliver({ uid, source: responseBody.pieces, bytes: responseBody.size });
         }
         trace?.(`S: ${text}`);
       } else if (
@@ -260,7 +271,6 @@ export function rawUidFetch(client: ImapFlow, options: RawFetchOptions): Promise
       }
       const size = Number(marker[1]);
       literalRemaining = size;
-      literalFilled = 0;
       if (FETCH_START.test(responseText) && BODY_LITERAL.test(line)) {
         const uid = options.singleUid ?? Number(UID_ITEM.exec(responseText)?.[1] ?? Number.NaN);
         if (size >= options.streamThreshold && Number.isInteger(uid) && uid > 0) {
@@ -311,18 +321,20 @@ export function rawUidFetch(client: ImapFlow, options: RawFetchOptions): Promise
               // of copying (most small messages; the copy was ~8% of the fetch's CPU).
               responseBody = piece;
             } else {
-              responseBody = Buffer.allocUnsafe(literalRemaining);
-              piece.copy(responseBody, 0);
-              literalTarget = responseBody;
+              // It spans chunks: keep views of each. Copying into one buffer of the
+              // announced size allocated as much again as the socket reads did, and
+              // those copies, held through their puts, set the poller's peak memory.
+              const pieced: PiecedBody = { pieces: [piece], size: literalRemaining };
+              responseBody = pieced;
+              literalTarget = pieced;
             }
-          } else if (target instanceof Buffer) {
-            piece.copy(target, literalFilled);
           } else if (target instanceof Readable) {
             if (!target.destroyed && !target.push(piece)) pause('stream');
           } else if (target === 'forward') {
             responseRaw.push(piece);
+          } else if (target !== null) {
+            target.pieces.push(piece);
           }
-          literalFilled += take;
           literalRemaining -= take;
           pos += take;
           if (literalRemaining === 0) endLiteral();

@@ -10,7 +10,8 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import addressparser, { type Address as ParsedAddress } from 'nodemailer/lib/addressparser';
-import type { Address, Envelope } from '../ports.ts';
+import { joinHeld } from '../held-bytes.ts';
+import type { Address, Envelope, HeldBytes } from '../ports.ts';
 import { decodeWords, rawToText } from '../rules/encoded-words.ts';
 
 /** Headers longer than this are cut here: the fields that matter come early, and memory stays bounded. */
@@ -39,10 +40,21 @@ export function headerEnd(bytes: Uint8Array, limit = bytes.length): number {
   return -1;
 }
 
-/** The header block of a whole message (all of it when there is no body). */
-export function headerBlock(message: Uint8Array): Uint8Array {
-  const end = headerEnd(message, MAX_HEADER_BYTES);
-  return message.subarray(0, end < 0 ? Math.min(message.length, MAX_HEADER_BYTES) : end);
+/**
+ * The header block of a whole message (all of it when there is no body), cut
+ * at `MAX_HEADER_BYTES`. A message held as pieces is read from its first piece
+ * when the header ends there (the usual case: no copy); otherwise only its
+ * first `MAX_HEADER_BYTES` are joined, so a blank line split between two
+ * pieces is still found.
+ */
+export function headerBlock(message: HeldBytes): Uint8Array {
+  let bytes = message instanceof Uint8Array ? message : (message[0] ?? new Uint8Array(0));
+  let end = headerEnd(bytes, MAX_HEADER_BYTES);
+  if (end < 0 && !(message instanceof Uint8Array) && message.length > 1) {
+    bytes = joinHeld(message, MAX_HEADER_BYTES);
+    end = headerEnd(bytes);
+  }
+  return bytes.subarray(0, end < 0 ? Math.min(bytes.length, MAX_HEADER_BYTES) : end);
 }
 
 /**

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { s3ClientConfig } from '#lib/adapters/aws/clients.ts';
 import { S3BlobStore } from '#lib/adapters/aws/s3-blob-store.ts';
 import { FsBlobStore, InvalidBlobKeyError } from '#lib/adapters/local/fs-blob-store.ts';
 import { BlobNotFoundError } from '#lib/errors.ts';
@@ -145,6 +146,24 @@ describe.each(subjects)('BlobStore contract: $name', (subject) => {
 
     // Assess
     expect(actual).toBe(expected);
+  });
+
+  it('stores bytes held as pieces as the pieces in order, never more or less', async () => {
+    // Prepare: views into larger buffers, as the IMAP adapter hands them over, and an empty piece.
+    const read = Buffer.from('* 1 FETCH (BODY[] {40}\r\nSubject: pieces\r\n\r\nfirst ');
+    const next = Buffer.from('and the second part\r\n)\r\nA1 OK done\r\n');
+    const pieces = [read.subarray(read.indexOf('Subject')), new Uint8Array(0), next.subarray(0, 21)];
+    const expected = Buffer.concat(pieces);
+
+    // Act
+    await store.put(key(6), pieces);
+    await store.put(key(7), [next.subarray(0, 5)]);
+    await store.put(key(8), []);
+
+    // Assess
+    expect((await readAll(await store.get(key(6)))).equals(expected)).toBe(true);
+    expect((await readAll(await store.get(key(7)))).toString()).toBe('and t');
+    expect((await readAll(await store.get(key(8)))).length).toBe(0);
   });
 
   it('replaces the blob when the same key is put again', async () => {
@@ -356,6 +375,46 @@ describe('S3BlobStore', () => {
     const head = await store.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key(1) }));
     expect(head.ContentLength).toBe(17 * MiB);
   });
+
+  it.each([
+    ['WHEN_SUPPORTED', true],
+    ['WHEN_REQUIRED', false],
+  ] as const)(
+    'puts bytes held as pieces in one plain PutObject, with the CRC32 the SDK would send (%s)',
+    async (setting, withChecksum) => {
+      // Prepare
+      const bucket = `postroom-${randomUUID()}`;
+      await createBucket(endpoint, bucket);
+      const store = new S3BlobStore({
+        bucket,
+        client: new S3Client({ ...s3ClientConfig(), requestChecksumCalculation: setting }),
+      });
+      const sent: { command: string; headers: Record<string, string> }[] = [];
+      store.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const headers = (args.request as { headers: Record<string, string> }).headers;
+          sent.push({ command: context.commandName ?? '?', headers: { ...headers } });
+          return next(args);
+        },
+        { step: 'finalizeRequest' },
+      );
+      const pieces = [...pseudoRandomChunks(300 * 1024, 64 * 1024)];
+      const joined = Buffer.concat(pieces);
+
+      // Act: the pieces, then the same bytes as one buffer, which the SDK checksums itself.
+      await store.put(key(1), pieces);
+      await store.put(key(2), new Uint8Array(joined));
+
+      // Assess
+      expect(sent.map((request) => request.command)).toEqual(['PutObjectCommand', 'PutObjectCommand']);
+      const [asPieces, asBuffer] = sent.map((request) => request.headers);
+      expect(asPieces!['content-length']).toBe(String(joined.length));
+      expect(asPieces!['content-encoding']).toBeUndefined();
+      expect(asPieces!['x-amz-checksum-crc32']).toBe(asBuffer!['x-amz-checksum-crc32']);
+      expect(asPieces!['x-amz-checksum-crc32'] !== undefined).toBe(withChecksum);
+      expect((await readAll(await store.get(key(1)))).equals(joined)).toBe(true);
+    },
+  );
 
   it('stores a .eml blob as message/rfc822', async () => {
     // Prepare

@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapError } from '#lib/errors.ts';
+import { heldPieces } from '#lib/held-bytes.ts';
 import { connectMailServer } from '#lib/imap/connect.ts';
 import type { ImapMailServer } from '#lib/imap/imap-mail-server.ts';
+import type { HeldBytes } from '#lib/ports.ts';
 import { attachmentMessage, htmlMessage, textMessage } from '../fixtures/messages.ts';
 import {
   appendMessages,
@@ -40,17 +42,13 @@ interface Received {
 
 /** A sink that records what it got; streams are consumed chunk by chunk, never joined. */
 function recordingSink(received: Received[]) {
-  return async (uid: number, source: Readable | Uint8Array) => {
+  return async (uid: number, source: Readable | HeldBytes) => {
     const hash = createHash('sha256');
     let size = 0;
-    if (source instanceof Readable) {
-      for await (const chunk of source) {
-        hash.update(chunk as Buffer);
-        size += (chunk as Buffer).length;
-      }
-    } else {
-      hash.update(source);
-      size = source.length;
+    // Bytes held in memory may come as the pieces they arrived in.
+    for await (const chunk of source instanceof Readable ? source : heldPieces(source)) {
+      hash.update(chunk as Uint8Array);
+      size += (chunk as Uint8Array).length;
     }
     received.push({
       uid,

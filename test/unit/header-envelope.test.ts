@@ -125,6 +125,49 @@ describe('headerEnd', () => {
   });
 });
 
+describe('headerBlock over a message held as pieces', () => {
+  const message = bytes(`Subject: pieces\r\nFrom: a@example.test\r\n\r\n${'x'.repeat(5000)}`);
+  const header = 'Subject: pieces\r\nFrom: a@example.test\r\n\r\n';
+
+  it('finds the header at every split of the message into two or three pieces', () => {
+    for (let cut = 0; cut <= header.length + 2; cut++) {
+      // Act
+      const two = headerBlock([message.subarray(0, cut), message.subarray(cut)]);
+      const three = headerBlock([
+        message.subarray(0, cut),
+        message.subarray(cut, cut + 1),
+        message.subarray(cut + 1),
+      ]);
+      // Assess
+      expect(Buffer.from(two).toString('latin1')).toBe(header);
+      expect(Buffer.from(three).toString('latin1')).toBe(header);
+    }
+  });
+
+  it('reads a header that ends in the first piece from that piece, without a copy', () => {
+    // Act
+    const block = headerBlock([message.subarray(0, 100), message.subarray(100)]);
+    // Assess
+    expect(block.buffer).toBe(message.buffer);
+    expect(headerFacts(block).envelope.subject).toBe('pieces');
+  });
+
+  it('keeps at most MAX_HEADER_BYTES when no piece has a blank line, and takes no pieces as empty', () => {
+    // Prepare
+    const endless = bytes(`X-Long: ${'y'.repeat(MAX_HEADER_BYTES * 2)}`);
+    // Act
+    const block = headerBlock([
+      endless.subarray(0, 1000),
+      endless.subarray(1000, 5000),
+      endless.subarray(5000),
+    ]);
+    // Assess
+    expect(block.length).toBe(MAX_HEADER_BYTES);
+    expect(Buffer.from(block).equals(endless.subarray(0, MAX_HEADER_BYTES))).toBe(true);
+    expect(headerBlock([]).length).toBe(0);
+  });
+});
+
 describe('HeaderCapture', () => {
   async function through(chunks: Buffer[]): Promise<{ out: Buffer; header: string }> {
     const capture = new HeaderCapture();

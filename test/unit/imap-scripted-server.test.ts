@@ -10,7 +10,9 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AccountConfig } from '#lib/config/schema.ts';
 import { ImapError } from '#lib/errors.ts';
+import { joinHeld } from '#lib/held-bytes.ts';
 import { connectMailServer } from '#lib/imap/connect.ts';
+import type { HeldBytes } from '#lib/ports.ts';
 
 type Reply = (tag: string, args: string, socket: Socket) => void;
 
@@ -104,8 +106,8 @@ function account(port: number): AccountConfig {
 
 const body = (uid: number, size: number) => Buffer.alloc(size, 97 + (uid % 26));
 
-async function collect(source: Readable | Uint8Array): Promise<Buffer> {
-  if (!(source instanceof Readable)) return Buffer.from(source);
+async function collect(source: Readable | HeldBytes): Promise<Buffer> {
+  if (!(source instanceof Readable)) return Buffer.from(joinHeld(source));
   const chunks: Buffer[] = [];
   for await (const chunk of source) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
@@ -151,6 +153,38 @@ describe('fast fetch path against unusual servers', () => {
       [20, 102],
       [30, 103],
     ]);
+    await session.logout();
+  });
+
+  it('hands a small body that spans socket reads on as views of those reads, not a copy', async () => {
+    // Prepare: each body split in two writes 40 ms apart, so the client reads them separately.
+    const first = Buffer.from('Subject: split\r\nFrom: a@example.com\r\n\r\nfirst half, ');
+    const second = Buffer.from('second half\r\n');
+    const size = first.length + second.length;
+    const server = await scripted({
+      'UID FETCH': (tag, _args, socket) => {
+        socket.write(Buffer.concat([Buffer.from(`* 1 FETCH (UID 7 BODY[] {${size}}\r\n`), first]));
+        setTimeout(() => socket.write(Buffer.concat([second, Buffer.from(`)\r\n${tag} OK done\r\n`)])), 40);
+      },
+    });
+    const session = await connectMailServer(account(server.port), { password: 'p' });
+    await session.examine('INBOX');
+    const got: (Readable | HeldBytes)[] = [];
+    // Act
+    await session.fetchSources([7], new Map(), async (_uid, source) => {
+      got.push(source);
+    });
+    // Assess
+    expect(got).toHaveLength(1);
+    const pieces = got[0] as Uint8Array[];
+    expect(Array.isArray(pieces)).toBe(true);
+    expect(pieces.map((piece) => Buffer.from(piece).toString())).toEqual([
+      first.toString(),
+      second.toString(),
+    ]);
+    // Views into the socket's own read buffers: each is shorter than the read it came from.
+    for (const piece of pieces) expect(piece.buffer.byteLength).toBeGreaterThan(piece.byteLength);
+    expect(Buffer.from(joinHeld(pieces)).equals(Buffer.concat([first, second]))).toBe(true);
     await session.logout();
   });
 

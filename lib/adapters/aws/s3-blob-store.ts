@@ -1,15 +1,22 @@
 /**
  * The AWS `BlobStore`: one S3 object per blob in one bucket.
  *
- * Byte bodies (most messages: the IMAP adapter hands small ones over whole)
- * go up in one PutObject, the fastest path for small objects. Streams go
+ * Bodies held in memory (most messages: the IMAP adapter hands small ones over
+ * whole) go up in one PutObject, the fastest path for small objects. A body
+ * held as several pieces goes up in one PutObject too, streamed piece by piece
+ * with its length declared, so it is never joined into one more copy. Its CRC32
+ * is computed here over the pieces and sent as a header, as the SDK does for a
+ * single buffer; left to the SDK, a stream would be sent aws-chunked with a
+ * trailing checksum instead. Its payload is signed as UNSIGNED-PAYLOAD (the
+ * SDK does not hash streams); the CRC32 is what S3 verifies. Streams go
  * through lib-storage's `Upload`, which sends a multipart upload in fixed-size
  * parts, so memory stays at about `partSize × (queueSize + 1)` however large
  * the message, and which aborts the upload on failure so no parts are left
  * behind. A PUT in S3 replaces the object atomically, so a retried put is
  * harmless.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -21,7 +28,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { BlobNotFoundError } from '../../errors.ts';
-import type { BlobLocation, BlobStore, PutBlobOptions } from '../../ports.ts';
+import { heldLength, heldPieces, isHeldBytes } from '../../held-bytes.ts';
+import type { BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
 import { s3ClientConfig } from './clients.ts';
 
 const MiB = 1024 * 1024;
@@ -67,16 +75,22 @@ export class S3BlobStore implements BlobStore {
     this.queueSize = Math.max(options.queueSize ?? 1, 1);
   }
 
-  async put(key: string, body: Readable | Uint8Array, options: PutBlobOptions = {}): Promise<BlobLocation> {
+  async put(key: string, body: Readable | HeldBytes, options: PutBlobOptions = {}): Promise<BlobLocation> {
     const contentType = options.contentType ?? (key.endsWith('.eml') ? 'message/rfc822' : undefined);
-    if (body instanceof Uint8Array) {
+    if (isHeldBytes(body)) {
+      const pieces = heldPieces(body);
+      const whole = pieces.length === 0 ? new Uint8Array(0) : pieces.length === 1 ? pieces[0] : undefined;
+      const checksum =
+        whole === undefined && (await this.checksumsWhenSupported()) ? crc32Of(pieces) : undefined;
       await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
-          Body: body,
-          ContentLength: body.byteLength,
+          // objectMode off: a stream of bytes, which the SDK writes to the request as they come.
+          Body: whole ?? Readable.from(pieces, { objectMode: false }),
+          ContentLength: heldLength(pieces),
           ContentType: contentType,
+          ...(checksum ? { ChecksumCRC32: checksum } : {}),
         }),
       );
     } else {
@@ -96,6 +110,12 @@ export class S3BlobStore implements BlobStore {
       }
     }
     return { bucket: this.bucket, key };
+  }
+
+  /** The SDK's `requestChecksumCalculation` (`AWS_REQUEST_CHECKSUM_CALCULATION`): WHEN_SUPPORTED unless set. */
+  private async checksumsWhenSupported(): Promise<boolean> {
+    const setting = this.client.config.requestChecksumCalculation;
+    return (typeof setting === 'function' ? await setting() : setting) !== 'WHEN_REQUIRED';
   }
 
   async get(key: string): Promise<Readable> {
@@ -119,6 +139,15 @@ export class S3BlobStore implements BlobStore {
       throw error;
     }
   }
+}
+
+/** CRC32 of the pieces in sequence, base64 of its 4 big-endian bytes (S3's `x-amz-checksum-crc32`). */
+function crc32Of(pieces: readonly Uint8Array[]): string {
+  let crc = 0;
+  for (const piece of pieces) crc = crc32(piece, crc);
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(crc >>> 0);
+  return bytes.toString('base64');
 }
 
 function isNotFound(error: unknown): boolean {

@@ -13,12 +13,13 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { BlobNotFoundError, PostroomError } from '../../errors.ts';
-import type { BlobLocation, BlobStore, PutBlobOptions } from '../../ports.ts';
+import { heldPieces, isHeldBytes } from '../../held-bytes.ts';
+import type { BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
 
 /** A blob key that could escape the store's folder or name no file (`..`, a leading `/`, empty segments). */
 export class InvalidBlobKeyError extends PostroomError {
@@ -87,17 +88,17 @@ export class FsBlobStore implements BlobStore {
     this.deferSync = this.durable && (options.deferSync ?? false);
   }
 
-  async put(key: string, body: Readable | Uint8Array, _options?: PutBlobOptions): Promise<BlobLocation> {
+  async put(key: string, body: Readable | HeldBytes, _options?: PutBlobOptions): Promise<BlobLocation> {
     try {
       return await this.write(key, body);
     } catch (error) {
       // An unread IMAP stream would stall its connection: end it, as pipeline() would.
-      if (!(body instanceof Uint8Array)) body.destroy();
+      if (!isHeldBytes(body)) body.destroy();
       throw error;
     }
   }
 
-  private async write(key: string, body: Readable | Uint8Array): Promise<BlobLocation> {
+  private async write(key: string, body: Readable | HeldBytes): Promise<BlobLocation> {
     const path = this.pathOf(key);
     const folder = dirname(path);
     const temp = join(
@@ -107,8 +108,9 @@ export class FsBlobStore implements BlobStore {
     const handle = await this.openForWrite(folder, temp);
     try {
       try {
-        if (body instanceof Uint8Array) {
-          await handle.writeFile(body);
+        if (isHeldBytes(body)) {
+          // Pieces are written as they are, one after another: no joined copy.
+          await writeFile(handle, heldPieces(body));
         } else {
           // Chunk by chunk, each written before the next is read: a large message
           // is never held in memory whole. Leaving the loop early destroys `body`.
