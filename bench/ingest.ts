@@ -14,7 +14,8 @@
  *
  * Environment: BENCH_MESSAGES (default 10000), BENCH_ROUNDS (default 3),
  * BENCH_SKIP (comma list of modes to skip, e.g. "aws"), BENCH_CHILD_NODE_ARGS
- * (Node flags for the measured children, e.g. "--cpu-prof --cpu-prof-dir=DIR"),
+ * (more Node flags for the measured children, which run with the `postroom`
+ * command's heap limit, e.g. "--cpu-prof --cpu-prof-dir=DIR"),
  * BENCH_MEMORY_DETAIL=1 (print what each child's peak RSS was made of).
  */
 import { execFile, spawn } from 'node:child_process';
@@ -24,6 +25,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { ImapFlow } from 'imapflow';
+import { CLI_HEAP_FLAG } from '#lib/cli/heap-limit.ts';
 import { addDovecotUser, startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
 import { attachmentMessage, htmlMessage, textMessage } from '../test/fixtures/messages.ts';
 import { createStateTable, startDynamoEmulator } from '../test/helpers/dynamo-emulator.ts';
@@ -34,8 +36,15 @@ import { rawConnectExamine, rawFetchAll } from './lib/raw-imap.ts';
 const run = promisify(execFile);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** Extra Node flags for the measured children, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where time goes. */
-const CHILD_NODE_ARGS = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+/**
+ * Node flags for the measured children: the heap limit the `postroom` command
+ * runs with, then any from BENCH_CHILD_NODE_ARGS (later flags win), e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where time goes.
+ */
+const CHILD_NODE_ARGS = [
+  CLI_HEAP_FLAG,
+  ...(process.env.BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+];
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 /** Ingest settings to try instead of the defaults, as JSON (e.g. '{"batchBytes":8388608}'). */
 const INGEST = process.env.BENCH_INGEST

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-old-space-size=1024
+// The first line bounds V8's heap; lib/cli/heap-limit.ts says why.
 // `npm start`: `postroom run` when the config names a real account, otherwise
 // `postroom demo` (lib/demo/start-mode.ts says what counts as real). Extra
 // arguments are passed on: `npm start -- --verbose`.

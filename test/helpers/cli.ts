@@ -1,6 +1,6 @@
 /**
- * The `postroom` command as a user runs it: `node bin/postroom.js ...` in a
- * child process, with its own environment, output collected. Two shapes: a
+ * The `postroom` command as a user runs it: `node --max-old-space-size=1024
+ * bin/postroom.js ...` (as `npm run postroom` does) in a child process, with its own environment, output collected. Two shapes: a
  * command that runs to the end (`runPostroom`), and a long-running one
  * (`spawnPostroom`, for `postroom run`) that a test watches, signals and waits
  * for. Every spawned process is remembered so `killAllPostroom()` (in an
@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CLI_HEAP_FLAG } from '#lib/cli/heap-limit.ts';
 
 /** The repository root: the child runs there, as `npm run postroom` would. */
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -55,7 +56,7 @@ const running = new Set<ChildProcess>();
  * output can be matched as text.
  */
 export function spawnPostroom(args: string[], options: SpawnOptions = {}): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [CLI_HEAP_FLAG, BIN, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
