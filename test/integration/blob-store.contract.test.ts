@@ -5,6 +5,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -337,6 +339,47 @@ describe('FsBlobStore', () => {
   });
 });
 
+/**
+ * An HTTP proxy in front of s3rver that answers the first PUT of each object
+ * with 503 SlowDown once it has read the whole body, as S3 does under load.
+ */
+async function slowDownOnce(
+  target: string,
+): Promise<{ endpoint: string; refused: string[]; close(): Promise<void> }> {
+  const upstream = new URL(target);
+  const refused: string[] = [];
+  const server = createServer((incoming, answer) => {
+    const path = incoming.url ?? '/';
+    if (incoming.method === 'PUT' && !refused.includes(path)) {
+      refused.push(path);
+      incoming.resume();
+      incoming.on('end', () => {
+        answer.writeHead(503, { 'content-type': 'application/xml' });
+        answer.end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
+        );
+      });
+      return;
+    }
+    const { expect: _continue, ...headers } = incoming.headers;
+    const forward = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: incoming.method, path, headers },
+      (response) => {
+        answer.writeHead(response.statusCode ?? 502, response.headers);
+        response.pipe(answer);
+      },
+    );
+    incoming.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    refused,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe('S3BlobStore', () => {
   let endpoint: string;
   let own: Emulator | undefined;
@@ -415,6 +458,32 @@ describe('S3BlobStore', () => {
       expect((await readAll(await store.get(key(1)))).equals(joined)).toBe(true);
     },
   );
+
+  it('retries a put answered 503 SlowDown, sending bytes held as pieces again in full', async () => {
+    // Prepare
+    const bucket = `postroom-${randomUUID()}`;
+    await createBucket(endpoint, bucket);
+    const proxy = await slowDownOnce(endpoint);
+    const store = new S3BlobStore({
+      bucket,
+      client: new S3Client({ ...s3ClientConfig(), endpoint: proxy.endpoint }),
+    });
+    const pieces = [...pseudoRandomChunks(300 * 1024, 64 * 1024)];
+    const joined = Buffer.concat(pieces);
+
+    try {
+      // Act: as pieces, and as one buffer for comparison.
+      await store.put(key(1), pieces);
+      await store.put(key(2), new Uint8Array(joined));
+
+      // Assess: each was refused once, then stored whole.
+      expect(proxy.refused).toHaveLength(2);
+      expect((await readAll(await store.get(key(1)))).equals(joined)).toBe(true);
+      expect((await readAll(await store.get(key(2)))).equals(joined)).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it('stores a .eml blob as message/rfc822', async () => {
     // Prepare

@@ -8,7 +8,11 @@
  * is computed here over the pieces and sent as a header, as the SDK does for a
  * single buffer; left to the SDK, a stream would be sent aws-chunked with a
  * trailing checksum instead. Its payload is signed as UNSIGNED-PAYLOAD (the
- * SDK does not hash streams); the CRC32 is what S3 verifies. Streams go
+ * SDK does not hash streams); the CRC32 is what S3 verifies. And since the SDK
+ * never retries a request whose body is a stream (it cannot send it again),
+ * the pieces travel through the retry logic as a plain object and become a
+ * fresh stream at each attempt, so a 503 SlowDown is retried as it is for a
+ * single buffer. Streams go
  * through lib-storage's `Upload`, which sends a multipart upload in fixed-size
  * parts, so memory stays at about `partSize × (queueSize + 1)` however large
  * the message, and which aborts the upload on failure so no parts are left
@@ -23,10 +27,13 @@ import {
   NoSuchKey,
   NotFound,
   PutObjectCommand,
+  type PutObjectCommandInput,
+  type PutObjectCommandOutput,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import type { DeserializeMiddleware } from '@smithy/types';
 import { BlobNotFoundError } from '../../errors.ts';
 import { heldLength, heldPieces, isHeldBytes } from '../../held-bytes.ts';
 import type { BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
@@ -82,17 +89,16 @@ export class S3BlobStore implements BlobStore {
       const whole = pieces.length === 0 ? new Uint8Array(0) : pieces.length === 1 ? pieces[0] : undefined;
       const checksum =
         whole === undefined && (await this.checksumsWhenSupported()) ? crc32Of(pieces) : undefined;
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          // objectMode off: a stream of bytes, which the SDK writes to the request as they come.
-          Body: whole ?? Readable.from(pieces, { objectMode: false }),
-          ContentLength: heldLength(pieces),
-          ContentType: contentType,
-          ...(checksum ? { ChecksumCRC32: checksum } : {}),
-        }),
-      );
+      const command = new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: whole ?? (new HeldPieces(pieces) as unknown as Readable),
+        ContentLength: heldLength(pieces),
+        ContentType: contentType,
+        ...(checksum ? { ChecksumCRC32: checksum } : {}),
+      });
+      if (whole === undefined) command.middlewareStack.add(streamPiecesPerAttempt, STREAM_PIECES_PER_ATTEMPT);
+      await this.client.send(command);
     } else {
       const upload = new Upload({
         client: this.client,
@@ -140,6 +146,35 @@ export class S3BlobStore implements BlobStore {
     }
   }
 }
+
+/**
+ * A PutObject body held as pieces. Not a stream, so the SDK's retry logic
+ * will send it again after a retryable failure, and not bytes, so the signer
+ * leaves the payload unsigned rather than hashing it.
+ */
+class HeldPieces {
+  constructor(readonly pieces: readonly Uint8Array[]) {}
+}
+
+/**
+ * Below the retry and signing steps, just above the HTTP handler: gives each
+ * attempt a fresh stream of the pieces (in a copy of the request, so the retry
+ * logic still sees the pieces and not a stream it must not retry).
+ */
+const streamPiecesPerAttempt: DeserializeMiddleware<PutObjectCommandInput, PutObjectCommandOutput> =
+  (next) => async (args) => {
+    const request = args.request as { body?: unknown };
+    if (!(request.body instanceof HeldPieces)) return next(args);
+    // objectMode off: a stream of bytes, which the HTTP handler writes to the request as they come.
+    const body = Readable.from(request.body.pieces, { objectMode: false });
+    return next({ ...args, request: { ...request, body } });
+  };
+
+const STREAM_PIECES_PER_ATTEMPT = {
+  step: 'deserialize',
+  priority: 'low',
+  name: 'postroomStreamPiecesPerAttempt',
+} as const;
 
 /** CRC32 of the pieces in sequence, base64 of its 4 big-endian bytes (S3's `x-amz-checksum-crc32`). */
 function crc32Of(pieces: readonly Uint8Array[]): string {
