@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI_HEAP_FLAG } from '#lib/cli/heap-limit.ts';
+import { CLI_HEAP_FLAGS } from '#lib/cli/heap-flags.ts';
 import { addDovecotUser, type PrivateDovecot, startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
 import { textMessage } from '../test/fixtures/messages.ts';
 import { openSetupClient } from '../test/helpers/dovecot.ts';
@@ -62,7 +62,7 @@ async function measure(mode: 'idle' | 'schedule', dovecot: PrivateDovecot): Prom
   );
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI_HEAP_FLAG, 'bin/postroom.js', 'run', '--config', configFile, '--quiet'],
+    [...CLI_HEAP_FLAGS, 'bin/postroom.js', 'run', '--config', configFile, '--quiet'],
     {
       env: { ...process.env, LATENCY_PASSWORD: PASSWORD },
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -1,5 +1,5 @@
 /**
- * The `postroom` command as a user runs it: `node --max-old-space-size=1024
+ * The `postroom` command as a user runs it: `node <its heap flags>
  * bin/postroom.js ...` (as `npm run postroom` does) in a child process, with its own environment, output collected. Two shapes: a
  * command that runs to the end (`runPostroom`), and a long-running one
  * (`spawnPostroom`, for `postroom run`) that a test watches, signals and waits
@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CLI_HEAP_FLAG } from '#lib/cli/heap-limit.ts';
+import { CLI_HEAP_FLAGS } from '#lib/cli/heap-flags.ts';
 
 /** The repository root: the child runs there, as `npm run postroom` would. */
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -56,7 +56,7 @@ const running = new Set<ChildProcess>();
  * output can be matched as text.
  */
 export function spawnPostroom(args: string[], options: SpawnOptions = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI_HEAP_FLAG, BIN, ...args], {
+  const child = spawn(process.execPath, [...CLI_HEAP_FLAGS, BIN, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
