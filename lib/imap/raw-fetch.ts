@@ -9,9 +9,9 @@
  * socket is borrowed between two ImapFlow commands (the session is idle: no
  * command in flight, no IDLE), the reply is scanned for literals only, each
  * small body is handed on as views of the socket chunks it arrived in (never
- * copied), and large bodies flow to the consumer as a Readable with backpressure. Reading runs
- * ahead of the consumer up to `readAheadBytes`, so the server is not stopped for
- * every message. Afterwards the socket is piped back into ImapFlow, together
+ * copied), and large bodies flow to the consumer as a Readable with
+ * backpressure. Reading runs ahead of the consumer up to `readAheadBytes`, so
+ * the server is not stopped for every message. Afterwards the socket is piped back into ImapFlow, together
  * with any unsolicited responses (EXISTS, EXPUNGE, FETCH FLAGS) that arrived
  * meanwhile, so ImapFlow's view of the mailbox stays current.
  *

@@ -2,22 +2,25 @@
  * The AWS `BlobStore`: one S3 object per blob in one bucket.
  *
  * Bodies held in memory (most messages: the IMAP adapter hands small ones over
- * whole) go up in one PutObject, the fastest path for small objects. A body
- * held as several pieces goes up in one PutObject too, streamed piece by piece
- * with its length declared, so it is never joined into one more copy. Its CRC32
- * is computed here over the pieces and sent as a header, as the SDK does for a
- * single buffer; left to the SDK, a stream would be sent aws-chunked with a
- * trailing checksum instead. Its payload is signed as UNSIGNED-PAYLOAD (the
- * SDK does not hash streams); the CRC32 is what S3 verifies. And since the SDK
- * never retries a request whose body is a stream (it cannot send it again),
- * the pieces travel through the retry logic as a plain object and become a
- * fresh stream at each attempt, so a 503 SlowDown is retried as it is for a
- * single buffer. Streams go
- * through lib-storage's `Upload`, which sends a multipart upload in fixed-size
- * parts, so memory stays at about `partSize × (queueSize + 1)` however large
- * the message, and which aborts the upload on failure so no parts are left
- * behind. A PUT in S3 replaces the object atomically, so a retried put is
- * harmless.
+ * whole) go up in one PutObject, the fastest path for small objects.
+ *
+ * A body held as several pieces goes up in one PutObject too, streamed piece
+ * by piece with its length declared, so it is never joined into one more copy.
+ * - Its CRC32 is computed here over the pieces and sent as a header, as the
+ *   SDK does for a single buffer; left to the SDK, a stream would be sent
+ *   aws-chunked with a trailing checksum instead. The payload is signed as
+ *   UNSIGNED-PAYLOAD (the SDK does not hash streams); the CRC32 is what S3
+ *   verifies.
+ * - The SDK never retries a request whose body is a stream (it cannot send it
+ *   again), so the pieces travel through its retry step as a plain object and
+ *   become a fresh stream at each attempt: a 503 SlowDown is retried as it is
+ *   for a single buffer.
+ *
+ * Streams go through lib-storage's `Upload`, which sends a multipart upload in
+ * fixed-size parts, so memory stays at about `partSize × (queueSize + 1)`
+ * however large the message, and which aborts the upload on failure so no
+ * parts are left behind. A PUT in S3 replaces the object atomically, so a
+ * retried put is harmless.
  */
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
