@@ -11,9 +11,10 @@
  * small body is handed on as views of the socket chunks it arrived in (never
  * copied), and large bodies flow to the consumer as a Readable with
  * backpressure. Reading runs ahead of the consumer up to `readAheadBytes`, so
- * the server is not stopped for every message. Afterwards the socket is piped back into ImapFlow, together
- * with any unsolicited responses (EXISTS, EXPUNGE, FETCH FLAGS) that arrived
- * meanwhile, so ImapFlow's view of the mailbox stays current.
+ * the server is not stopped for every message. Afterwards the socket is piped
+ * back into ImapFlow, together with any unsolicited responses (EXISTS,
+ * EXPUNGE, FETCH FLAGS) that arrived meanwhile, so ImapFlow's view of the
+ * mailbox stays current.
  *
  * This depends on a few ImapFlow internals (`socket`, `streamer`, `write`,
  * `_inflate`, `currentRequest`, `requestQueue`, `idling`); `canBorrowSocket`

@@ -1,10 +1,11 @@
 /**
  * The `postroom` command as a user runs it: `node <its heap flags>
- * bin/postroom.js ...` (as `npm run postroom` does) in a child process, with its own environment, output collected. Two shapes: a
- * command that runs to the end (`runPostroom`), and a long-running one
- * (`spawnPostroom`, for `postroom run`) that a test watches, signals and waits
- * for. Every spawned process is remembered so `killAllPostroom()` (in an
- * `afterEach`) leaves no orphan behind when a test fails half-way.
+ * bin/postroom.js ...` (as `npm run postroom` does) in a child process, with
+ * its own environment, output collected. Two shapes: a command that runs to
+ * the end (`runPostroom`), and a long-running one (`spawnPostroom`, for
+ * `postroom run`) that a test watches, signals and waits for. Every spawned
+ * process is remembered so `killAllPostroom()` (in an `afterEach`) leaves no
+ * orphan behind when a test fails half-way.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -77,6 +77,8 @@ export class S3BlobStore implements BlobStore {
   readonly client: S3Client;
   private readonly partSize: number;
   private readonly queueSize: number;
+  /** Whether the SDK sends checksums when it may (read once: the setting does not change). */
+  private checksums?: Promise<boolean>;
 
   constructor(options: S3BlobStoreOptions) {
     this.bucket = options.bucket;
@@ -122,9 +124,12 @@ export class S3BlobStore implements BlobStore {
   }
 
   /** The SDK's `requestChecksumCalculation` (`AWS_REQUEST_CHECKSUM_CALCULATION`): WHEN_SUPPORTED unless set. */
-  private async checksumsWhenSupported(): Promise<boolean> {
-    const setting = this.client.config.requestChecksumCalculation;
-    return (typeof setting === 'function' ? await setting() : setting) !== 'WHEN_REQUIRED';
+  private checksumsWhenSupported(): Promise<boolean> {
+    this.checksums ??= (async () => {
+      const setting = this.client.config.requestChecksumCalculation;
+      return (typeof setting === 'function' ? await setting() : setting) !== 'WHEN_REQUIRED';
+    })();
+    return this.checksums;
   }
 
   async get(key: string): Promise<Readable> {
