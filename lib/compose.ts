@@ -22,7 +22,7 @@ import type {
   IdempotencyStore,
   LeaseStore,
   Logger,
-  MailServer,
+  OpenSession,
   Queue,
   QueueConsumer,
 } from './ports.ts';
@@ -66,7 +66,7 @@ export interface Runtime {
   stores: Stores;
   logger: Logger;
   /** Resolves the account's password and opens an authenticated IMAP session. */
-  openSession(account: AccountConfig): Promise<MailServer>;
+  openSession: OpenSession;
   pollDependencies(ownerId?: string): PollDependencies;
   processDependencies(): ProcessDependencies;
   /** Watches a mailbox with IMAP IDLE on a connection of its own (`postroom run`). */
@@ -99,8 +99,9 @@ export async function composeRuntime(config: PostroomConfig, options: RuntimeOpt
     error: (m, a) => options.logger.debug(m, a),
   };
 
-  const openSession = async (account: AccountConfig): Promise<MailServer> => {
+  const openSession: OpenSession = async (account, sessionOptions = {}) => {
     return connectMailServer(account, {
+      ...sessionOptions,
       password: await passwordOf(account),
       largeMessageBytes: config.ingest.largeMessageBytes,
       logger: libraryLogger,

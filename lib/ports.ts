@@ -5,6 +5,7 @@
  * one contract suite in `test/` runs over both.
  */
 import type { Readable } from 'node:stream';
+import type { AccountConfig } from './config/schema.ts';
 
 /** A mailbox address as it travels in queue messages and events. */
 export interface Address {
@@ -275,6 +276,20 @@ export interface MailServer {
   /** UIDs of messages with this Message-ID in a folder (server path). Opens that folder read-only: select the source again afterwards. */
   findByMessageId(path: string, messageId: string): Promise<number[]>;
 }
+
+/** What the use case that opens a session tells it about its time. */
+export interface SessionOptions {
+  /**
+   * Epoch ms by which the whole session must have ended (a Lambda's timeout
+   * less a margin). The account's `limits.sessionSeconds` applies as well;
+   * the earlier wins. Past it the session is closed and the command waiting
+   * on it fails with `IMAP_DEADLINE`, naming what it was doing.
+   */
+  deadline?: number;
+}
+
+/** Opens an authenticated session for the account (LOGIN done, capabilities read). */
+export type OpenSession = (account: AccountConfig, options?: SessionOptions) => Promise<MailServer>;
 
 /** A logical folder name (`/`-separated) or a special-use attribute such as `\\Junk`. */
 export type FolderRef = { path: string } | { specialUse: string };

@@ -43,6 +43,34 @@ export const mailboxEntrySchema = z.union(
   { error: 'expected a mailbox name or { name, start?, idle? }' },
 );
 
+/**
+ * Bounds on what one IMAP server may cost, whatever it sends: no response is
+ * trusted to be small or prompt.
+ */
+export const imapLimitsSchema = z.strictObject({
+  /** Longest response line, and largest literal that is not a message body (an ID or LIST answer). @default 1 MiB */
+  maxLineBytes: z
+    .number()
+    .int()
+    .min(4 * 1024)
+    .max(256 * 1024 * 1024)
+    .optional(),
+  /** How much a message body may exceed the RFC822.SIZE the server announced for it. @default 64 KiB */
+  bodySlackBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(64 * 1024 * 1024)
+    .optional(),
+  /** A command the server leaves unanswered, with no byte at all, this long has failed. @default 30 */
+  stallSeconds: z.number().min(0.1).max(600).optional(),
+  /**
+   * The longest one session may last: an account's poll, a process batch's
+   * session. In Lambda the function's remaining time lowers it. @default 900
+   */
+  sessionSeconds: z.number().min(1).max(86_400).optional(),
+});
+
 export const accountSchema = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9-]+$/, 'expected lower-case letters, digits and dashes ([a-z0-9-]+)'),
@@ -77,6 +105,11 @@ export const accountSchema = z
     schedule: scheduleSchema.default('rate(5 minutes)'),
     /** Use IMAP IDLE in `postroom run` for this account's mailboxes. @default false */
     idle: z.boolean().default(false),
+    /**
+     * What this account's server may cost: bytes it may send at once and time
+     * it may take. Each key defaults on its own (`imapLimits` applies them).
+     */
+    limits: imapLimitsSchema.optional(),
   })
   .transform((account) => ({ ...account, port: account.port ?? (account.tls === true ? 993 : 143) }));
 
@@ -197,6 +230,7 @@ export const configSchema = z
 
 export type SecretRef = z.infer<typeof secretRefSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
+export type ImapLimits = z.infer<typeof imapLimitsSchema>;
 export type MailboxEntry = z.infer<typeof mailboxEntrySchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
 export type AwsDeployConfig = z.infer<typeof awsDeploySchema>;

@@ -24,6 +24,7 @@ import {
   type MailServer,
   type MessageMeta,
   type MetaFields,
+  type OpenSession,
   type Queue,
   type QueueMessage,
   silentLogger,
@@ -33,7 +34,7 @@ import { WorkPool } from './work-pool.ts';
 
 export interface PollDependencies {
   /** Opens an authenticated session for the account (LOGIN done, capabilities read). */
-  openSession(account: AccountConfig): Promise<MailServer>;
+  openSession: OpenSession;
   blobs: BlobStore;
   queue: Queue;
   checkpoints: CheckpointStore;

@@ -22,6 +22,7 @@ import type {
   Logger,
   MailboxState,
   MailServer,
+  OpenSession,
   PostroomEvent,
   QueueMessage,
 } from '../ports.ts';
@@ -79,8 +80,8 @@ export interface ProcessDependencies {
   blobs: BlobStore;
   idempotency: IdempotencyStore;
   events: EventSink;
-  /** Opens an authenticated session for the account. */
-  openSession(account: AccountConfig): Promise<MailServer>;
+  /** Opens an authenticated session for the account (LOGIN done, capabilities read). */
+  openSession: OpenSession;
   /** Resolves a webhook secret reference to its value. */
   resolveSecret(ref: RuleSecretRef): Promise<string>;
   sendWebhook(request: {
