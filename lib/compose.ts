@@ -105,6 +105,7 @@ export async function composeRuntime(config: PostroomConfig, options: RuntimeOpt
       password: await passwordOf(account),
       largeMessageBytes: config.ingest.largeMessageBytes,
       logger: libraryLogger,
+      warnings: options.logger,
       ...(options.trace ? { trace: (line: string) => options.trace?.say(line) } : {}),
     });
   };

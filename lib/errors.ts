@@ -53,7 +53,15 @@ export type ImapFailure =
   | 'COMMAND_FAILED'
   | 'CONNECTION_LOST'
   /** The server said LIMIT or UNAVAILABLE (RFC 5530): too many connections, try later. */
-  | 'SERVER_BUSY';
+  | 'SERVER_BUSY'
+  /** The session's time (`limits.sessionSeconds` or the caller's deadline) ran out. */
+  | 'IMAP_DEADLINE'
+  /** A command got no byte from the server for `limits.stallSeconds`. */
+  | 'IMAP_STALLED'
+  /** The server sent more than `limits` allow: a line or literal too long, a body over its size. */
+  | 'IMAP_LIMIT'
+  /** The server broke the protocol in a way that would lose or mix up mail (UIDVALIDITY 0, a UID that does not answer). */
+  | 'IMAP_PROTOCOL';
 
 /** The IMAP server refused or dropped us. The message names the account and the server's answer. */
 export class ImapError extends PostroomError {

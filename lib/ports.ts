@@ -212,11 +212,27 @@ export interface MetaFields {
 /** Receives one message's raw source from `fetchSources`. */
 export type SourceSink = (uid: number, source: HeldBytes | Readable) => Promise<void>;
 
+declare const serverPathBrand: unique symbol;
+
+/**
+ * A mailbox name as the server spells it: the personal namespace prefix and
+ * the server's delimiter applied (`INBOX.Finance.Invoices`), or a special-use
+ * folder's name found by LIST. Config and queue messages carry logical names
+ * (`Finance/Invoices`); only the IMAP adapter turns one into the other, and
+ * the type keeps a server name from being mapped a second time.
+ */
+export type ServerPath = string & { readonly [serverPathBrand]: true };
+
 /** What EXAMINE/SELECT (or STATUS) told us about a mailbox. */
 export interface MailboxState {
   /** The server's name for the mailbox (namespace and delimiter applied). */
-  path: string;
+  path: ServerPath;
+  /** Never 0: a server that answers UIDVALIDITY 0 is refused (RFC 3501 2.3.1.1). */
   uidValidity: number;
+  /**
+   * The next UID the server will assign. Where the server leaves UIDNEXT out
+   * of its answers (or sends 0), the highest UID in use plus one.
+   */
   uidNext: number;
   exists: number;
   highestModSeq?: string;
@@ -257,24 +273,24 @@ export interface MailServer {
    * namespace and delimiter, or a special-use folder found by LIST (RFC 6154).
    * With `create`, a missing named folder is created. Undefined: no such folder.
    */
-  resolveFolder(target: FolderRef, options: { create: boolean }): Promise<string | undefined>;
+  resolveFolder(target: FolderRef, options: { create: boolean }): Promise<ServerPath | undefined>;
   /** Which of `uids` still exist in the selected mailbox (`UID SEARCH UID set`). */
   existingUids(uids: number[]): Promise<number[]>;
   /** `UID STORE +FLAGS` / `-FLAGS` over the set (one command). */
   addFlags(uids: number[], flags: string[]): Promise<void>;
   removeFlags(uids: number[], flags: string[]): Promise<void>;
   /** `UID COPY` to a server path. */
-  copy(uids: number[], path: string): Promise<void>;
+  copy(uids: number[], path: ServerPath): Promise<void>;
   /**
    * `UID MOVE` when offered; else `UID COPY` + `UID STORE +FLAGS (\Deleted)` +
    * `UID EXPUNGE` (UIDPLUS). Never a plain EXPUNGE: it would also remove what
    * the user marked deleted. Without UIDPLUS the originals stay `\Deleted`.
    */
-  move(uids: number[], path: string): Promise<RemovalOutcome>;
+  move(uids: number[], path: ServerPath): Promise<RemovalOutcome>;
   /** `\Deleted` + `UID EXPUNGE` of exactly these UIDs (UIDPLUS); without UIDPLUS, only `\Deleted`. */
   deleteMessages(uids: number[]): Promise<RemovalOutcome>;
   /** UIDs of messages with this Message-ID in a folder (server path). Opens that folder read-only: select the source again afterwards. */
-  findByMessageId(path: string, messageId: string): Promise<number[]>;
+  findByMessageId(path: ServerPath, messageId: string): Promise<number[]>;
 }
 
 /** What the use case that opens a session tells it about its time. */

@@ -32,7 +32,8 @@ export class ProgressLine {
     const rate = done / seconds;
     const eta = rate > 0 ? Math.round((total - done) / rate) : 0;
     const width = 24;
-    const filled = Math.round((done / total) * width);
+    // A count past the total (a server that answered more than asked) must not break the bar.
+    const filled = Math.min(width, Math.max(0, Math.round((done / total) * width)));
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
     const text = `${label} ${bar} ${done}/${total} ${rate.toFixed(0)} msg/s ETA ${formatDuration(eta)}`;
     if (tty) {

@@ -64,6 +64,13 @@ export interface PollOptions {
   ingest: IngestConfig;
   /** Stop starting new batches after this time (epoch ms), e.g. a Lambda's deadline minus a margin. */
   deadline?: number;
+  /**
+   * Epoch ms by which the IMAP session must have ended, whatever the server
+   * does (the account's `limits.sessionSeconds` applies too): past it the
+   * session is closed mid-command and the poll fails. Later than `deadline`,
+   * so that a batch in flight can finish.
+   */
+  sessionDeadline?: number;
   /** Aborts between batches; the batch in flight is finished and checkpointed. */
   signal?: AbortSignal;
   onProgress?: (progress: PollProgress) => void;
@@ -113,7 +120,10 @@ export async function pollAccount(deps: PollDependencies, options: PollOptions):
 
   // Connecting (TCP, LOGIN: most of an empty poll) overlaps with taking the
   // first mailbox's lease; the leases go back while the session logs out.
-  const sessionReady = deps.openSession(account);
+  const sessionReady = deps.openSession(
+    account,
+    options.sessionDeadline !== undefined ? { deadline: options.sessionDeadline } : undefined,
+  );
   sessionReady.catch(() => {}); // awaited below; this only keeps it from counting as unhandled
   const results: MailboxPollResult[] = [];
   const releases: Promise<void>[] = [];
@@ -136,6 +146,9 @@ export async function pollAccount(deps: PollDependencies, options: PollOptions):
   }
   return { fetched: results.reduce((sum, r) => sum + r.fetched, 0), mailboxes: results };
 }
+
+/** Failures of one mailbox that leave the session usable for the others. */
+const MAILBOX_FAILURES = new Set(['MAILBOX_NOT_FOUND', 'IMAP_PROTOCOL']);
 
 async function pollMailbox(
   deps: PollDependencies,
@@ -171,8 +184,9 @@ async function pollMailbox(
     });
   } catch (error) {
     // A connection-level failure ends the whole session; a mailbox-level one
-    // (say, a mailbox that does not exist) is reported and the others go on.
-    if (isPostroomError(error) && error.code === 'MAILBOX_NOT_FOUND') {
+    // (a mailbox that does not exist, a server breaking UID rules in this
+    // mailbox) is reported and the others go on.
+    if (isPostroomError(error) && MAILBOX_FAILURES.has(error.code)) {
       result.outcome = 'failed';
       result.error = describeError(error);
       // Reported in the result (the CLI prints it, the Lambda logs it); not logged twice.
@@ -211,6 +225,15 @@ async function ingestMailbox(
   let rescan = false;
 
   if (previous && previous.uidValidity === state.uidValidity) {
+    if (state.uidNext <= previous.lastUid) {
+      // UIDs only grow within one UIDVALIDITY (RFC 3501 2.3.1.1): a server whose
+      // UIDNEXT went back may reuse UIDs. The checkpoint stays; say so.
+      logger.warn('UIDNEXT is below the checkpoint with the same UIDVALIDITY; the server broke UID rules', {
+        ...log,
+        uidNext: state.uidNext,
+        lastUid: previous.lastUid,
+      });
+    }
     if (state.uidNext <= previous.lastUid + 1) {
       // UIDNEXT has not moved past what we have: nothing new, and no SEARCH or FETCH is sent.
       finish(result, previous, state);

@@ -25,6 +25,7 @@ import type {
   OpenSession,
   PostroomEvent,
   QueueMessage,
+  ServerPath,
 } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
 import { type ParsedMessage, parseMessage, readAttachments, toRuleInput } from '../rules/message.ts';
@@ -297,7 +298,7 @@ async function applyInMailbox(
 
   // Folder targets are resolved (and created) before SELECT, so that after it
   // only the existence check and one command per group remain.
-  const targets = new Map<string, string>();
+  const targets = new Map<string, ServerPath>();
   for (const work of works) {
     for (const action of work.pending) {
       if (action.kind !== 'copy' && action.kind !== 'move') continue;
@@ -414,7 +415,7 @@ async function runImapAction(
   session: MailServer,
   action: PlannedAction,
   uids: number[],
-  targets: Map<string, string>,
+  targets: Map<string, ServerPath>,
   /** A redelivered MOVE (fallback) whose COPY already reached the target: only the removal is left. */
   alreadyCopied = false,
 ): Promise<{ status: ActionStatus; note?: string }> {
@@ -460,8 +461,8 @@ async function runImapAction(
 async function folderPath(
   session: MailServer,
   target: FolderRef,
-  cache: Map<string, string>,
-): Promise<string> {
+  cache: Map<string, ServerPath>,
+): Promise<ServerPath> {
   const key = targetKey(target);
   const cached = cache.get(key);
   if (cached) return cached;

@@ -13,15 +13,20 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+import { imapLimits } from '../config/imap-limits.ts';
 import type { AccountConfig } from '../config/schema.ts';
-import type { Logger } from '../ports.ts';
+import { PostroomError } from '../errors.ts';
+import type { Logger, SessionOptions } from '../ports.ts';
 import { connectError, imapError, oneLine } from './errors.ts';
-import { ImapMailServer, type MailServerTuning } from './imap-mail-server.ts';
+import { missingFlowInternals, TESTED_IMAPFLOW } from './flow-internals.ts';
+import { ImapMailServer } from './imap-mail-server.ts';
+import { type FetchTuning, ImapSession } from './session.ts';
+import { Watchdog } from './watchdog.ts';
 
 /** The logger the adapter reports ImapFlow's warnings to (the `Logger` port). */
 export type MinimalLogger = Logger;
 
-export interface ConnectMailServerOptions extends Partial<MailServerTuning> {
+export interface ConnectMailServerOptions extends Partial<FetchTuning>, SessionOptions {
   /** The resolved password (config holds only a reference to it). */
   password: string;
   /**
@@ -29,20 +34,33 @@ export interface ConnectMailServerOptions extends Partial<MailServerTuning> {
    * `S: ...`. Credentials (LOGIN arguments, SASL responses, the password anywhere)
    * are replaced by `***`; message bodies appear only as their size.
    */
-  trace?: (line: string) => void;
+  trace?: ((line: string) => void) | undefined;
   /** Where ImapFlow's own warnings go. @default nowhere */
-  logger?: MinimalLogger;
+  logger?: MinimalLogger | undefined;
+  /**
+   * Where the session's own warnings go: a server that breaks the rules in a
+   * way Postroom works around (a UID answered twice, one not asked for, no
+   * UIDPLUS for an expunge). @default `logger`
+   */
+  warnings?: MinimalLogger | undefined;
   /** TCP + TLS handshake budget. @default 30000 */
   connectionTimeoutMs?: number;
   /** Greeting budget after connecting. @default 16000 */
   greetingTimeoutMs?: number;
 }
 
+const FETCH_DEFAULTS: FetchTuning = {
+  largeMessageBytes: 4 * 1024 * 1024,
+  readAheadBytes: 8 * 1024 * 1024,
+  fetchEngine: 'auto',
+};
+
 /**
- * Connects, authenticates and reads the capabilities. Rejects with an
- * `ImapError` (AUTH_FAILED, CONNECT_FAILED, TLS_FAILED, STARTTLS_UNAVAILABLE,
- * CONNECTION_LOST) whose message names the account and the server's answer, and
- * never the password.
+ * Connects, authenticates and reads the capabilities, within the account's
+ * `limits` (and `options.deadline`). Rejects with an `ImapError` (AUTH_FAILED,
+ * CONNECT_FAILED, TLS_FAILED, STARTTLS_UNAVAILABLE, CONNECTION_LOST,
+ * IMAP_DEADLINE, IMAP_STALLED, IMAP_LIMIT) whose message names the account
+ * and the server's answer, and never the password.
  *
  * @example
  * const server = await connectMailServer(account, { password, trace: (line) => console.error(line) });
@@ -58,7 +76,7 @@ export async function connectMailServer(
 ): Promise<ImapMailServer> {
   const redact = redactor(account.auth.user, options.password);
   const trace = options.trace ? (line: string) => options.trace!(redact(line)) : undefined;
-  const client = await openImapFlow(
+  const { client, watchdog } = await openImapFlow(
     account,
     { ...options, trace },
     {
@@ -68,32 +86,55 @@ export async function connectMailServer(
       disableAutoIdle: true,
     },
   );
-  return new ImapMailServer(client, {
-    account: account.id,
-    host: account.host,
-    port: account.port,
-    password: options.password,
-    trace,
-    logger: options.logger,
-    largeMessageBytes: options.largeMessageBytes,
-    readAheadBytes: options.readAheadBytes,
-    socketTimeoutMs: options.socketTimeoutMs,
-    fetchEngine: options.fetchEngine,
-  });
+  const missing = missingFlowInternals(client);
+  if (missing.length > 0) {
+    watchdog.stop();
+    client.close();
+    throw new PostroomError(
+      'IMAPFLOW_UNSUPPORTED',
+      `account ${account.id}: the installed ImapFlow lacks ${missing.join(', ')}, which Postroom needs (it is tested with imapflow ${TESTED_IMAPFLOW}; npm ci installs that)`,
+    );
+  }
+  const session = new ImapSession(
+    client,
+    {
+      account: account.id,
+      host: account.host,
+      port: account.port,
+      password: options.password,
+      limits: imapLimits(account),
+      tuning: {
+        largeMessageBytes: options.largeMessageBytes ?? FETCH_DEFAULTS.largeMessageBytes,
+        readAheadBytes: options.readAheadBytes ?? FETCH_DEFAULTS.readAheadBytes,
+        fetchEngine: options.fetchEngine ?? FETCH_DEFAULTS.fetchEngine,
+      },
+      trace,
+      logger: options.warnings ?? options.logger,
+    },
+    watchdog,
+  );
+  return new ImapMailServer(session);
 }
 
 /**
  * Connects and authenticates an ImapFlow client for `account` (TLS policy,
- * CA file, login method, logger adapter), mapping failures to `ImapError`.
- * `options.trace` must already redact (see `redactor`). Shared by the session
- * adapter and the IDLE watcher.
+ * CA file, login method, the account's limits, logger adapter), mapping
+ * failures to `ImapError`. Returns it with the watchdog that bounds the
+ * session's time (already watching); the caller owns both. `options.trace`
+ * must already redact (see `redactor`). Shared by the session adapter and the
+ * IDLE watcher.
  */
 export async function openImapFlow(
   account: AccountConfig,
   options: ConnectMailServerOptions,
   extra: Partial<ImapFlowOptions> = {},
-): Promise<ImapFlow> {
-  const ctx = { account: account.id, host: account.host, port: account.port };
+): Promise<{ client: ImapFlow; watchdog: Watchdog }> {
+  const limits = imapLimits(account);
+  const ctx = { account: account.id, host: account.host, port: account.port, limits };
+  const deadline = Math.min(
+    options.deadline ?? Number.POSITIVE_INFINITY,
+    Date.now() + limits.sessionSeconds * 1000,
+  );
   const redact = redactor(account.auth.user, options.password);
   const trace = options.trace;
 
@@ -114,7 +155,7 @@ export async function openImapFlow(
     }
   }
 
-  const attempt = async (loginMethod: 'LOGIN' | 'AUTH=PLAIN'): Promise<ImapFlow> => {
+  const attempt = async (loginMethod: 'LOGIN' | 'AUTH=PLAIN') => {
     const flowOptions: ImapFlowOptions = {
       host: account.host,
       port: account.port,
@@ -139,7 +180,13 @@ export async function openImapFlow(
       disableAutoEnable: true,
       connectionTimeout: options.connectionTimeoutMs ?? 30_000,
       greetingTimeout: options.greetingTimeoutMs ?? 16_000,
-      socketTimeout: options.socketTimeoutMs ?? 120_000,
+      // No response line and no literal that is not a body may be larger than
+      // maxLineBytes; bodies are read by the fast path, bounded by their size.
+      maxLineLength: limits.maxLineBytes,
+      maxLiteralSize: limits.maxLineBytes,
+      maxResponseSize: 2 * limits.maxLineBytes + 64 * 1024,
+      // Each token costs about a hundred bytes of heap while a response is parsed.
+      maxResponseTokens: 100_000,
       clientInfo: { name: 'postroom', vendor: 'postroom' },
       ...extra,
     };
@@ -147,12 +194,21 @@ export async function openImapFlow(
     // An 'error' event without a listener would crash the process; failures are
     // reported through the promises (connect() and each command) instead.
     client.on('error', () => undefined);
+    const watchdog = new Watchdog(client, {
+      account: account.id,
+      deadline,
+      stallMs: limits.stallSeconds * 1000,
+      onTrip: () => client.close(),
+    });
+    watchdog.busy(`connect and login to ${account.host}:${account.port}`);
     try {
       await client.connect();
-      return client;
+      watchdog.idle();
+      return { client, watchdog };
     } catch (error) {
+      watchdog.stop();
       client.close();
-      throw error;
+      throw watchdog.reason ?? error;
     }
   };
 

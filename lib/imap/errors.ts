@@ -5,6 +5,7 @@
  * Credentials never reach these messages: only the server's text, Node's error
  * code and our own words are used.
  */
+import type { ImapLimits } from '../config/schema.ts';
 import { ImapError, type ImapFailure } from '../errors.ts';
 
 /** The fields of ImapFlow and Node errors we read (all optional: anything may be thrown). */
@@ -136,6 +137,35 @@ function busyServer(error: unknown): boolean {
   return /\[(LIMIT|UNAVAILABLE)\]/i.test(serverAnswer(error) ?? '');
 }
 
+/** ImapFlow's codes for input its parser refused by the limits it was given. */
+const LIMIT_CODES: Record<string, string> = {
+  LineTooLarge: 'a response line longer',
+  LiteralTooLarge: 'a literal larger',
+  ResponseTooLarge: 'a response larger',
+  TooManyTokens: 'a response with more parts',
+};
+
+/**
+ * The `IMAP_LIMIT` error for input the parser refused (a line or literal over
+ * `limits.maxLineBytes`), or undefined when `error` is something else.
+ */
+export function limitError(
+  error: unknown,
+  account: string,
+  limits: Pick<Required<ImapLimits>, 'maxLineBytes'>,
+): ImapError | undefined {
+  if (error instanceof ImapError) return error.code === 'IMAP_LIMIT' ? error : undefined;
+  const code = errorCode(innermost(error));
+  const what = code ? LIMIT_CODES[code] : undefined;
+  if (!what) return undefined;
+  return imapError(
+    'IMAP_LIMIT',
+    account,
+    `the server sent ${what} than this account's limits allow (maxLineBytes ${limits.maxLineBytes}); the session was closed (${code})`,
+    { cause: error, retryable: false, code },
+  );
+}
+
 /** Context for error messages; `account` is the account id. */
 export interface ErrorContext {
   account: string;
@@ -147,7 +177,14 @@ export interface ErrorContext {
  * Classifies an error raised while connecting and logging in. `password` is only
  * used to make sure it never appears in the resulting message.
  */
-export function connectError(error: unknown, ctx: ErrorContext, password?: string): ImapError {
+export function connectError(
+  error: unknown,
+  ctx: ErrorContext & { limits?: Pick<Required<ImapLimits>, 'maxLineBytes'> },
+  password?: string,
+): ImapError {
+  if (error instanceof ImapError) return error;
+  const limit = ctx.limits ? limitError(error, ctx.account, ctx.limits) : undefined;
+  if (limit) return limit;
   const inner = innermost(error);
   const code = errorCode(inner);
   const message = errorMessage(inner);

@@ -25,11 +25,13 @@ export async function watchMailbox(
 ): Promise<MailboxWatch> {
   const redact = redactor(account.auth.user, options.password);
   const trace = options.trace ? (line: string) => options.trace!(redact(line)) : undefined;
-  const client = await openImapFlow(
+  const { client, watchdog } = await openImapFlow(
     account,
     { ...options, trace },
     { disableAutoIdle: false, autoIdleDelay: 500, maxIdleTime: 25 * 60 * 1000, missingIdleCommand: 'NOOP' },
   );
+  // A watch lasts as long as `run` does: the session bounds held for the login only.
+  watchdog.stop();
   let closing = false;
   client.on('close', () => {
     if (!closing) {

@@ -123,8 +123,11 @@ describe('folders', () => {
       await appendMessages(client, 'Copies', [textMessage(1, { namespace: user.user })]);
     });
     // Act
-    const found = await server.findByMessageId('Copies', `<text-1.${user.user}@fixtures.postroom.test>`);
-    const none = await server.findByMessageId('Copies', '<nobody@example.test>');
+    const found = await server.findByMessageId(
+      server.serverName('Copies'),
+      `<text-1.${user.user}@fixtures.postroom.test>`,
+    );
+    const none = await server.findByMessageId(server.serverName('Copies'), '<nobody@example.test>');
     await server.select('INBOX');
     const existing = await server.existingUids([uids[0]!, uids[2]!, uids[2]! + 100]);
     // Assess

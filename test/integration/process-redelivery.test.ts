@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AccountConfig } from '#lib/config/schema.ts';
-import type { IdempotencyStore, MailServer } from '#lib/ports.ts';
+import type { IdempotencyStore, MailServer, ServerPath } from '#lib/ports.ts';
 import { textMessage } from '../fixtures/messages.ts';
 import { type ProcessHarness, ruleFixture, trackedHarnesses } from '../helpers/process-harness.ts';
 
@@ -123,7 +123,7 @@ describe('effectively once', () => {
       return new Proxy(session, {
         get(target, property, receiver) {
           if (property !== 'move') return Reflect.get(target, property, receiver);
-          return async (uids: number[], path: string) => {
+          return async (uids: number[], path: ServerPath) => {
             await target.copy(uids, path);
             throw new Error('simulated crash after the UID COPY of a MOVE fallback');
           };

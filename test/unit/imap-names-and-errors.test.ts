@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ImapError } from '#lib/errors.ts';
+import { parseMetadataLine } from '#lib/imap/commands/fetch-meta.ts';
 import { redactor } from '#lib/imap/connect.ts';
 import { commandError, connectError } from '#lib/imap/errors.ts';
-import { toLogicalName, toServerName, uidSet, uidSets } from '#lib/imap/mailbox-names.ts';
-import { parseMetadataLine } from '#lib/imap/raw-fetch.ts';
+import { toLogicalName, toServerName } from '#lib/imap/mailbox-names.ts';
+import { uidSet, uidSets } from '#lib/imap/uid-sets.ts';
 
 describe('mailbox names', () => {
   it('keeps slash-separated names as they are on a server with no prefix and / as delimiter', () => {

@@ -90,8 +90,9 @@ async function scripted(
   return handle;
 }
 
-function account(port: number): AccountConfig {
+function account(port: number, limits?: AccountConfig['limits']): AccountConfig {
   return {
+    ...(limits ? { limits } : {}),
     id: 'scripted',
     host: '127.0.0.1',
     port,
@@ -274,12 +275,12 @@ describe('fast fetch path against unusual servers', () => {
     expect(session.closed).toBe(true);
   });
 
-  it('rejects with CONNECTION_LOST when the server falls silent in the middle of a FETCH', async () => {
+  it('rejects with IMAP_STALLED, naming the FETCH and the mailbox, when the server falls silent in the middle of it', async () => {
     // Prepare
     const server = await scripted({
       'UID FETCH': (_tag, _args, socket) => socket.write('* 1 FETCH (UID 1 BODY[] {50}\r\nonly part of it'),
     });
-    const session = await connectMailServer(account(server.port), { password: 'p', socketTimeoutMs: 400 });
+    const session = await connectMailServer(account(server.port, { stallSeconds: 0.4 }), { password: 'p' });
     await session.examine('INBOX');
     // Act
     const error = await session
@@ -288,8 +289,11 @@ describe('fast fetch path against unusual servers', () => {
       })
       .catch((reason: unknown) => reason);
     // Assess
-    expect((error as ImapError).code).toBe('CONNECTION_LOST');
-    expect((error as ImapError).message).toMatch(/no data from the server/);
+    expect((error as ImapError).code).toBe('IMAP_STALLED');
+    expect((error as ImapError).message).toMatch(
+      /^account scripted: no answer from the server for 0\.\d s during UID FETCH 1 \(BODY\.PEEK\[\]\) in "INBOX"$/,
+    );
+    expect(session.closed).toBe(true);
   });
 });
 
@@ -308,5 +312,44 @@ describe('EXAMINE without UIDNEXT', () => {
     const sequence = server.commands.filter((name) => ['EXAMINE', 'STATUS', 'CLOSE'].includes(name));
     // First time: EXAMINE (no UIDNEXT), leave it, STATUS, EXAMINE again; then STATUS first.
     expect(sequence).toEqual(['EXAMINE', 'CLOSE', 'STATUS', 'EXAMINE', 'STATUS', 'EXAMINE']);
+  });
+});
+
+describe('folder targets on a server with an INBOX. namespace', () => {
+  it('copies and moves to the special-use folder LIST named, without mapping its name again', async () => {
+    // Prepare: personal namespace `INBOX.` with `.` as delimiter, and a Junk
+    // folder whose own name holds a `/`, which a second mapping would turn into a hierarchy.
+    const targets: string[] = [];
+    const server = await scripted({
+      LOGIN: (tag, _args, socket) =>
+        socket.write(`${tag} OK [CAPABILITY IMAP4rev1 NAMESPACE UIDPLUS SPECIAL-USE] Logged in\r\n`),
+      NAMESPACE: (tag, _args, socket) =>
+        socket.write(`* NAMESPACE (("INBOX." ".")) NIL NIL\r\n${tag} OK done\r\n`),
+      LIST: (tag, _args, socket) =>
+        socket.write(
+          `* LIST (\\HasNoChildren) "." INBOX\r\n* LIST (\\HasNoChildren \\Junk) "." "INBOX.Spam/Junk"\r\n${tag} OK done\r\n`,
+        ),
+      SELECT: (tag, _args, socket) =>
+        socket.write(
+          `* 3 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 4] ok\r\n${tag} OK [READ-WRITE] done\r\n`,
+        ),
+      'UID COPY': (tag, args, socket) => {
+        targets.push(args);
+        socket.write(`${tag} OK done\r\n`);
+      },
+      'UID STORE': (tag, _args, socket) => socket.write(`${tag} OK done\r\n`),
+      'UID EXPUNGE': (tag, _args, socket) => socket.write(`${tag} OK done\r\n`),
+    });
+    const session = await connectMailServer(account(server.port), { password: 'p' });
+    await session.select('INBOX');
+    // Act
+    const junk = await session.resolveFolder({ specialUse: '\\Junk' }, { create: false });
+    await session.copy([1], junk!);
+    const moved = await session.move([2], junk!);
+    await session.logout();
+    // Assess: the server has no MOVE, so the move is COPY + \Deleted + UID EXPUNGE, to the same folder.
+    expect(junk).toBe('INBOX.Spam/Junk');
+    expect(targets).toEqual(['1 "INBOX.Spam/Junk"', '2 "INBOX.Spam/Junk"']);
+    expect(moved).toMatchObject({ expunged: true, method: 'copy+expunge' });
   });
 });

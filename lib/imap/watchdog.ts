@@ -1,0 +1,103 @@
+/**
+ * Time bounds for one IMAP session: a deadline for the whole session (an
+ * account's poll, a process batch's session), and a stall detector for each
+ * command. A socket idle timeout alone lets a server that trickles a byte a
+ * second, or floods untagged responses, hold a session for ever; and a
+ * session idle between two commands is not a stall, so the detector only
+ * counts while a command waits for the server.
+ */
+import type { ImapFlow } from 'imapflow';
+import { ImapError } from '../errors.ts';
+import { watchServerBytes } from './flow-internals.ts';
+
+export interface WatchdogOptions {
+  account: string;
+  /** Epoch ms by which the session must have ended. */
+  deadline: number;
+  /** A command with no byte from the server for this long has stalled. */
+  stallMs: number;
+  /** Called once, with the reason, when a bound is passed: close the session. */
+  onTrip(reason: ImapError): void;
+  now?: () => number;
+}
+
+/** Watches one client; `busy`/`idle` bracket each command. */
+export class Watchdog {
+  private readonly options: WatchdogOptions;
+  private readonly bytes: ReturnType<typeof watchServerBytes>;
+  private readonly timer: NodeJS.Timeout;
+  private readonly now: () => number;
+  private activity: string | undefined;
+  private lastHeard: number;
+  private tripped: ImapError | undefined;
+
+  constructor(client: ImapFlow, options: WatchdogOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+    this.lastHeard = this.now();
+    this.bytes = watchServerBytes(client, () => {
+      this.lastHeard = this.now();
+    });
+    const tick = Math.max(20, Math.min(1000, options.stallMs / 4));
+    this.timer = setInterval(() => this.check(), tick);
+    this.timer.unref();
+  }
+
+  /** The reason the session was ended, once it was. */
+  get reason(): ImapError | undefined {
+    return this.tripped;
+  }
+
+  /** Milliseconds left before the session deadline. */
+  remainingMs(): number {
+    return this.options.deadline - this.now();
+  }
+
+  /** A command (`what`, e.g. `UID FETCH 1:50 (BODY.PEEK[]) in "INBOX"`) now waits for the server. */
+  busy(what: string): void {
+    this.activity = what;
+    this.lastHeard = this.now();
+  }
+
+  idle(): void {
+    this.activity = undefined;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.bytes.stop();
+  }
+
+  private check(): void {
+    if (this.tripped) return;
+    const now = this.now();
+    const during = this.activity ? ` during ${this.activity}` : ' between commands';
+    if (now >= this.options.deadline) {
+      this.trip('IMAP_DEADLINE', `the session's time ran out${during}`);
+      return;
+    }
+    if (!this.activity || !this.bytes.attach()) return;
+    if (this.bytes.paused()) {
+      // Reading is paused on our side (a backlog, a slow consumer): the clock starts again when it resumes.
+      this.lastHeard = now;
+      return;
+    }
+    const silentMs = now - this.lastHeard;
+    if (silentMs >= this.options.stallMs) {
+      this.trip('IMAP_STALLED', `no answer from the server for ${seconds(silentMs)}${during}`);
+    }
+  }
+
+  private trip(code: 'IMAP_DEADLINE' | 'IMAP_STALLED', line: string): void {
+    this.tripped = new ImapError(code, `account ${this.options.account}: ${line}`, {
+      retryable: true,
+      context: { account: this.options.account },
+    });
+    this.stop();
+    this.options.onTrip(this.tripped);
+  }
+}
+
+function seconds(ms: number): string {
+  return ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
+}

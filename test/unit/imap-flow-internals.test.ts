@@ -1,0 +1,135 @@
+/**
+ * The canary for `lib/imap/flow-internals.ts`: the installed ImapFlow still
+ * offers every internal Postroom reads, on a real connected client, and
+ * package.json allows only the versions this test has passed. When an
+ * ImapFlow upgrade renames one, this fails here, naming it, rather than in a
+ * poll.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer, type Server, type Socket } from 'node:net';
+import { ImapFlow } from 'imapflow';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  borrowSocket,
+  execCommand,
+  missingFlowInternals,
+  sessionIdle,
+  TESTED_IMAPFLOW,
+} from '#lib/imap/flow-internals.ts';
+
+const servers: Server[] = [];
+const clients: ImapFlow[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
+});
+
+/** Just enough IMAP for a login, NOOP and a raw FETCH. */
+async function tinyServer(): Promise<number> {
+  const server = createServer((socket: Socket) => {
+    socket.on('error', () => undefined);
+    socket.write('* OK canary ready\r\n');
+    let buffer = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('latin1');
+      for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
+        const [tag, command] = buffer.slice(0, end).split(' ');
+        buffer = buffer.slice(end + 2);
+        const verb = (command ?? '').toUpperCase();
+        if (verb === 'CAPABILITY') socket.write(`* CAPABILITY IMAP4rev1\r\n${tag} OK done\r\n`);
+        else if (verb === 'LOGOUT') socket.end(`* BYE bye\r\n${tag} OK done\r\n`);
+        else if (verb === 'UID') socket.write(`* 1 FETCH (UID 1 BODY[] {2}\r\nhi)\r\n${tag} OK done\r\n`);
+        else socket.write(`${tag} OK done\r\n`);
+      }
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as { port: number }).port;
+}
+
+async function connected(): Promise<ImapFlow> {
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: await tinyServer(),
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user: 'u', pass: 'p' },
+    logger: false,
+    disableAutoIdle: true,
+  });
+  client.on('error', () => undefined);
+  clients.push(client);
+  await client.connect();
+  return client;
+}
+
+describe('the ImapFlow internals Postroom relies on', () => {
+  it('are all present on a connected client of the installed ImapFlow', async () => {
+    // Prepare
+    const client = await connected();
+    // Act
+    const missing = missingFlowInternals(client);
+    // Assess
+    expect(missing, 'ImapFlow no longer offers these internals: update lib/imap/flow-internals.ts').toEqual(
+      [],
+    );
+  });
+
+  it('are named when one is gone, as after an ImapFlow release that renamed it', async () => {
+    // Prepare
+    const client = await connected();
+    const flow = client as unknown as Record<string, unknown>;
+    const streamer = flow.streamer;
+    // Act
+    delete flow.streamer;
+    flow.requestQueue = undefined;
+    const missing = missingFlowInternals(client);
+    flow.streamer = streamer;
+    flow.requestQueue = [];
+    // Assess
+    expect(missing).toEqual(['streamer', 'requestQueue']);
+  });
+
+  it('work: a command through exec, and a FETCH on the borrowed socket handed back in step', async () => {
+    // Prepare
+    const client = await connected();
+    expect(sessionIdle(client)).toBe(true);
+    // Act
+    await execCommand(client, 'NOOP', false);
+    const borrowed = borrowSocket(client);
+    const reply = await new Promise<string>((resolve) => {
+      let seen = '';
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString('latin1');
+        if (seen.includes('PR1 OK')) {
+          borrowed.source.removeListener('data', onData);
+          resolve(seen);
+        }
+      };
+      borrowed.source.on('data', onData);
+      borrowed.write('PR1 UID FETCH 1 (UID BODY.PEEK[])');
+      borrowed.source.resume();
+    });
+    borrowed.giveBack([]);
+    // ImapFlow reads the socket again: a command after the borrowed one is answered.
+    await execCommand(client, 'NOOP', false);
+    // Assess
+    expect(reply).toContain('BODY[] {2}\r\nhi)');
+    expect(sessionIdle(client)).toBe(true);
+  });
+
+  it('are only allowed from ImapFlow versions this canary has passed', () => {
+    // Prepare
+    const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const require = createRequire(import.meta.url);
+    const installed = JSON.parse(readFileSync(require.resolve('imapflow/package.json'), 'utf8')).version;
+    // Act
+    const range = manifest.dependencies.imapflow;
+    const [major, minor] = TESTED_IMAPFLOW.replace(/^~/, '').split('.');
+    // Assess
+    expect(range).toBe(TESTED_IMAPFLOW);
+    expect(installed.startsWith(`${major}.${minor}.`)).toBe(true);
+  });
+});
