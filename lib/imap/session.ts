@@ -170,18 +170,20 @@ export class ImapSession {
   /** The error for a failed command: the reason the session ended when it did, else the server's answer. */
   failed(error: unknown, what: string): ImapError {
     if (this.closeReason && !this.loggingOut) return this.closeReason;
+    const { account, limits } = this.ctx;
+    // A bound passed (ours, or ImapFlow's parser limits, which close the connection) is the cause.
     const bound =
-      this.watchdog.reason ?? limitError(error ?? this.lastFlowError, this.account, this.ctx.limits);
+      this.watchdog.reason ??
+      limitError(error, account, limits) ??
+      (this.closed ? limitError(this.lastFlowError, account, limits) : undefined);
     if (bound) return this.markLost(bound);
     if (this.closed && !this.loggingOut) {
-      const limit = limitError(this.lastFlowError, this.account, this.ctx.limits);
-      if (limit) return this.markLost(limit);
-      return imapError('CONNECTION_LOST', this.account, `connection lost during ${what}`, {
+      return imapError('CONNECTION_LOST', account, `connection lost during ${what}`, {
         cause: error,
         retryable: true,
       });
     }
-    return commandError(error, this.account, what, this.ctx.password);
+    return commandError(error, account, what, this.ctx.password);
   }
 
   /** Ends the session for `reason` (what later calls will fail with) and closes the connection. */

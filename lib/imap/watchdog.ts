@@ -48,11 +48,6 @@ export class Watchdog {
     return this.tripped;
   }
 
-  /** Milliseconds left before the session deadline. */
-  remainingMs(): number {
-    return this.options.deadline - this.now();
-  }
-
   /** A command (`what`, e.g. `UID FETCH 1:50 (BODY.PEEK[]) in "INBOX"`) now waits for the server. */
   busy(what: string): void {
     this.activity = what;
