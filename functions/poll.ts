@@ -12,9 +12,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { installLazySourceMaps } from '#lib/adapters/aws/lazy-source-maps.ts';
 import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
-import { fetchSecretFromSecretsManager } from '#lib/adapters/aws/secrets.ts';
-import { openAwsStores } from '#lib/adapters/aws/stores.ts';
-import { composeRuntime } from '#lib/compose.ts';
+import { openAwsPollRuntime } from '#lib/composition/aws.ts';
 import { awsStoreFromEnvironment, loadConfigWithoutRulesFromEnvironment } from '#lib/config/environment.ts';
 import { type PollResult, pollAccount } from '#lib/core/poll.ts';
 import { ConfigError } from '#lib/errors.ts';
@@ -36,10 +34,9 @@ const metrics = new Metrics({ namespace: 'Postroom', serviceName: 'postroom' });
 // and its regex engine out of this bundle. `cdk synth` validated them; the process
 // function reads them.
 const config = await loadConfigWithoutRulesFromEnvironment();
-const runtime = await composeRuntime(config, {
+const runtime = openAwsPollRuntime(config, {
   logger: fromPowertools(logger),
-  stores: openAwsStores(awsStoreFromEnvironment()),
-  fetchSecret: fetchSecretFromSecretsManager,
+  store: awsStoreFromEnvironment(),
 });
 
 async function poll(

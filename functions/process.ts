@@ -15,12 +15,9 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { EventBridgeEventSink } from '#lib/adapters/aws/eventbridge-event-sink.ts';
 import { installLazySourceMaps } from '#lib/adapters/aws/lazy-source-maps.ts';
 import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
-import { fetchSecretFromSecretsManager } from '#lib/adapters/aws/secrets.ts';
-import { openAwsStores } from '#lib/adapters/aws/stores.ts';
-import { composeRuntime } from '#lib/compose.ts';
+import { openAwsRuntime } from '#lib/composition/aws.ts';
 import { awsStoreFromEnvironment, loadConfigFromEnvironment } from '#lib/config/environment.ts';
 import { type BatchItem, processBatch } from '#lib/core/process.ts';
 import { parseQueueMessage } from '#lib/core/queue-message.ts';
@@ -31,15 +28,7 @@ installLazySourceMaps(import.meta.url);
 const logger = new Logger({ serviceName: 'postroom' });
 const metrics = new Metrics({ namespace: 'Postroom', serviceName: 'postroom' });
 const config = await loadConfigFromEnvironment();
-const store = awsStoreFromEnvironment();
-const runtime = await composeRuntime(config, {
-  logger: fromPowertools(logger),
-  stores: openAwsStores(
-    store,
-    store.eventBus ? { events: new EventBridgeEventSink({ eventBusName: store.eventBus }) } : {},
-  ),
-  fetchSecret: fetchSecretFromSecretsManager,
-});
+const runtime = openAwsRuntime(config, { logger: fromPowertools(logger), store: awsStoreFromEnvironment() });
 
 async function processRecords(event: SQSEvent): Promise<SQSBatchResponse> {
   const failures: SQSBatchResponse['batchItemFailures'] = [];

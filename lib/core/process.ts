@@ -25,6 +25,7 @@ import type {
   OpenSession,
   PostroomEvent,
   QueueMessage,
+  WebhookSender,
 } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
 import { type ParsedMessage, parseMessage, readAttachments, toRuleInput } from '../rules/message.ts';
@@ -84,14 +85,7 @@ export interface ProcessDependencies {
   openSession: OpenSession;
   /** Resolves a webhook secret reference to its value. */
   resolveSecret(ref: RuleSecretRef): Promise<string>;
-  sendWebhook(request: {
-    url: string;
-    secret: string;
-    body: unknown;
-    deliveryId: string;
-    timeoutMs?: number;
-    retries?: number;
-  }): Promise<unknown>;
+  sendWebhook: WebhookSender;
   logger?: Logger;
   /** Seconds to keep idempotency records. @default 14 days */
   idempotencyTtlSeconds?: number;

@@ -11,21 +11,9 @@
  */
 import { mailboxSettings } from '../config/mailbox-settings.ts';
 import type { AccountConfig } from '../config/schema.ts';
-import type { Logger } from '../ports.ts';
+import type { Logger, MailboxWatch, WatchHandlers } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
 import type { PollResult } from './poll.ts';
-
-/** A running watch on one mailbox (IMAP IDLE, or the server's fallback). */
-export interface MailboxWatch {
-  close(): Promise<void>;
-}
-
-export interface WatchHandlers {
-  /** New mail arrived (EXISTS grew). */
-  onNewMail(): void;
-  /** The connection ended unexpectedly; the runner reconnects with backoff. */
-  onLost(error: unknown): void;
-}
 
 export interface RunnerDependencies {
   accounts: readonly AccountConfig[];

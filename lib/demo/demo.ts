@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { openDatabase } from '../adapters/local/sqlite.ts';
 import { drainLocalQueue } from '../cli/commands/process.ts';
+import { openRuntime, type Runtime } from '../composition/open-runtime.ts';
 import type { AccountConfig, PostroomConfig } from '../config/schema.ts';
 import { pollAccount } from '../core/poll.ts';
 import type { ItemResult, ProcessResult } from '../core/process.ts';
@@ -25,7 +26,6 @@ import { type PrivateDovecot, startPrivateDovecot } from '../dovecot/private-dov
 import { PostroomError } from '../errors.ts';
 import type { Logger } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
-import { openRuntime, type Runtime } from '../runtime.ts';
 import { buildDemoConfig, DEFAULT_DEMO_DIR, DEMO_PASSWORD_ENV, DEMO_USER } from './config.ts';
 import { type DropFolder, watchDropFolder } from './drop-folder.ts';
 import { demoMessages, sampleDropMessage } from './messages.ts';

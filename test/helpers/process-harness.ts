@@ -15,11 +15,11 @@ import type { ImapFlow } from 'imapflow';
 import { afterEach } from 'vitest';
 import type { SqliteQueue } from '#lib/adapters/local/sqlite-queue.ts';
 import { drainLocalQueue } from '#lib/cli/commands/process.ts';
+import { openRuntime, type Runtime } from '#lib/composition/open-runtime.ts';
 import { type AccountConfig, configSchema, type PostroomConfig } from '#lib/config/schema.ts';
 import { type PollResult, pollAccount } from '#lib/core/poll.ts';
 import { type BatchItem, type ProcessResult, processBatch } from '#lib/core/process.ts';
 import type { Logger, PostroomEvent, ReceivedMessage } from '#lib/ports.ts';
-import { openRuntime, type Runtime } from '#lib/runtime.ts';
 import {
   type AppendInput,
   appendMessages,

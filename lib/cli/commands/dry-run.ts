@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { type DryRunEntry, dryRunMailbox, dryRunRaw } from '../../core/dry-run.ts';
 import { ConfigError } from '../../errors.ts';
-import { openRuntime } from '../../runtime.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
 import { sharedRedactor, table } from '../output.ts';
 

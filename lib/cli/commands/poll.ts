@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { type PollResult, pollAccount } from '../../core/poll.ts';
 import { ConfigError } from '../../errors.ts';
-import { openRuntime } from '../../runtime.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
 import { sharedRedactor, table } from '../output.ts';
 import { ProgressLine } from '../progress.ts';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { type BatchItem, processBatch } from '../../core/process.ts';
 import { ConfigError, isPostroomError } from '../../errors.ts';
-import { openRuntime } from '../../runtime.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
 import { sharedRedactor, table } from '../output.ts';
 

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
+import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { mailboxSettings } from '../../config/mailbox-settings.ts';
 import { pollAccount } from '../../core/poll.ts';
 import { Runner } from '../../core/runner.ts';
 import { msUntilNext } from '../../core/schedule.ts';
 import { ConfigError } from '../../errors.ts';
-import { openRuntime } from '../../runtime.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
 import { sharedRedactor } from '../output.ts';
 import { ProgressLine } from '../progress.ts';

@@ -1,64 +1,36 @@
 /**
- * The composition root: binds the ports to implementations in one place.
- * The stores come in ready-made (`openLocalStores` / `openAwsStores`), so this
- * module imports neither set: `lib/runtime.ts` picks by `store.kind` for the
- * CLI, and the Lambda handlers pass the AWS stores, keeping SQLite out of
- * their bundles.
+ * The composition root's core: binds the ports to implementations and hands
+ * each use case its dependencies. The stores come in ready-made, from
+ * `aws.ts` or `local.ts` beside this file, so this module imports neither set:
+ * a Lambda bundle never pulls in the local adapters (SQLite, a folder), and
+ * `open-runtime.ts` loads only the set the config names.
  */
 import { hostname } from 'node:os';
-import { createWebhookSender } from './adapters/webhook-sender.ts';
-import type { AccountConfig, PostroomConfig, StoreConfig } from './config/schema.ts';
-import { resolveSecret, type SecretFetcher } from './config/secrets.ts';
-import type { PollDependencies } from './core/poll.ts';
-import type { ProcessDependencies } from './core/process.ts';
-import type { MailboxWatch, WatchHandlers } from './core/runner.ts';
-import { connectMailServer } from './imap/connect.ts';
-import { watchMailbox } from './imap/idle-watcher.ts';
-import type {
-  BlobStore,
-  CheckpointStore,
-  DeliveryLog,
-  EventSink,
-  IdempotencyStore,
-  LeaseStore,
-  Logger,
-  OpenSession,
-  Queue,
-  QueueConsumer,
-} from './ports.ts';
+import { createWebhookSender } from '../adapters/webhook-sender.ts';
+import type { AccountConfig, PostroomConfig, SecretRef } from '../config/schema.ts';
+import { resolveSecret, type SecretFetcher } from '../config/secrets.ts';
+import type { PollDependencies } from '../core/poll.ts';
+import type { ProcessDependencies } from '../core/process.ts';
+import { connectMailServer } from '../imap/connect.ts';
+import { watchMailbox } from '../imap/idle-watcher.ts';
+import type { Logger, MailboxWatch, OpenSession, Stores, WatchHandlers } from '../ports.ts';
 
-export interface Stores {
-  kind: StoreConfig['kind'];
-  blobs: BlobStore;
-  queue: Queue;
-  /** Only for the local queue: in AWS, Lambda's SQS event source receives. */
-  consumer?: QueueConsumer & { stats(): { queued: number; inFlight: number; deadLetter: number } };
-  checkpoints: CheckpointStore;
-  leases: LeaseStore;
-  deliveries: DeliveryLog;
-  idempotency: IdempotencyStore;
-  events: EventSink;
-  /** Local only: where `emit` writes (`<store dir>/events.jsonl`). */
-  eventsFile?: string;
-}
-
-export interface RuntimeOptions {
+/** What every driver gives the runtime, whichever stores it runs with. */
+export interface DriverOptions {
   logger: Logger;
   /** Receives the IMAP dialog as `C:`/`S:` lines, credentials redacted (`--trace`). */
   trace?: { say(line: string): void };
   /** Told every secret value as it is resolved, so output can redact it. */
   onSecret?: (value: string) => void;
-  /**
-   * The stores, built by `openLocalStores` / `openAwsStores` (or `openStores` in
-   * lib/stores.ts, which picks by `store.kind`). Kept out of this module so a
-   * Lambda bundle never pulls in the local adapters and a CLI never needs both.
-   */
-  stores: Stores;
-  /** Resolves `{ secret }` references (Secrets Manager in AWS); absent locally. */
-  fetchSecret?: SecretFetcher;
   env?: NodeJS.ProcessEnv;
   /** Names this process in leases. @default host:pid */
   ownerId?: string;
+}
+
+export interface RuntimeOptions extends DriverOptions {
+  stores: Stores;
+  /** Resolves `{ secret }` references (Secrets Manager in AWS); absent locally. */
+  fetchSecret?: SecretFetcher;
 }
 
 export interface Runtime {
@@ -74,7 +46,7 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function composeRuntime(config: PostroomConfig, options: RuntimeOptions): Promise<Runtime> {
+export function composeRuntime(config: PostroomConfig, options: RuntimeOptions): Runtime {
   const { stores, fetchSecret } = options;
   const defaultOwner = options.ownerId ?? `${hostname()}:${process.pid}`;
 
@@ -84,8 +56,8 @@ export async function composeRuntime(config: PostroomConfig, options: RuntimeOpt
   };
   const sendWebhook = createWebhookSender();
 
-  const passwordOf = async (account: AccountConfig): Promise<string> => {
-    const value = await resolveSecret(account.auth.password, secretOptions);
+  const secretValue = async (ref: SecretRef): Promise<string> => {
+    const value = await resolveSecret(ref, secretOptions);
     options.onSecret?.(value);
     return value;
   };
@@ -98,14 +70,15 @@ export async function composeRuntime(config: PostroomConfig, options: RuntimeOpt
     warn: (m, a) => options.logger.debug(m, a),
     error: (m, a) => options.logger.debug(m, a),
   };
+  const trace = options.trace ? { trace: (line: string) => options.trace?.say(line) } : {};
 
   const openSession: OpenSession = async (account, sessionOptions = {}) => {
     return connectMailServer(account, {
       ...sessionOptions,
-      password: await passwordOf(account),
+      password: await secretValue(account.auth.password),
       largeMessageBytes: config.ingest.largeMessageBytes,
       logger: libraryLogger,
-      ...(options.trace ? { trace: (line: string) => options.trace?.say(line) } : {}),
+      ...trace,
     });
   };
 
@@ -116,9 +89,9 @@ export async function composeRuntime(config: PostroomConfig, options: RuntimeOpt
     openSession,
     watchMailbox: async (account, mailbox, handlers) =>
       watchMailbox(account, mailbox, handlers, {
-        password: await passwordOf(account),
+        password: await secretValue(account.auth.password),
         logger: libraryLogger,
-        ...(options.trace ? { trace: (line: string) => options.trace?.say(line) } : {}),
+        ...trace,
       }),
     pollDependencies: (ownerId = defaultOwner) => ({
       ...stores,
@@ -133,11 +106,7 @@ export async function composeRuntime(config: PostroomConfig, options: RuntimeOpt
       idempotency: stores.idempotency,
       events: stores.events,
       openSession,
-      resolveSecret: async (ref) => {
-        const value = await resolveSecret(ref, secretOptions);
-        options.onSecret?.(value);
-        return value;
-      },
+      resolveSecret: secretValue,
       sendWebhook,
       logger: options.logger,
       idempotencyTtlSeconds: (config.aws?.idempotencyDays ?? 14) * 86_400,
