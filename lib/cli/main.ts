@@ -5,7 +5,7 @@
  * Exit codes: 0 success, 1 the work failed (server refused, a mailbox failed),
  * 2 bad usage or an invalid config.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ConfigError, isPostroomError } from '../errors.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDryRun } from './commands/dry-run.ts';
@@ -13,35 +13,7 @@ import { registerPoll } from './commands/poll.ts';
 import { registerProcess } from './commands/process.ts';
 import { registerRun } from './commands/run.ts';
 import { registerValidate } from './commands/validate.ts';
-import { type LogLevel, Terminal } from './output.ts';
-
-/** Options every command accepts. */
-export interface GlobalOptions {
-  config: string;
-  json?: boolean;
-  verbose?: boolean;
-  quiet?: boolean;
-  trace?: boolean;
-}
-
-export function terminalFor(options: GlobalOptions): Terminal {
-  const level: LogLevel = options.verbose ? 'debug' : options.quiet || options.json ? 'error' : 'warn';
-  return new Terminal({ level });
-}
-
-export function addCommonOptions(command: Command, { config = true } = {}): Command {
-  if (config) {
-    command.addOption(
-      new Option('-c, --config <file>', 'config file (YAML or JSON)')
-        .env('POSTROOM_CONFIG_FILE')
-        .default('postroom.yaml'),
-    );
-  }
-  return command
-    .option('--json', 'print one JSON document on stdout (for scripts); logs go to stderr')
-    .option('-v, --verbose', 'more detail in logs, and stack traces on errors')
-    .option('-q, --quiet', 'only errors');
-}
+import { Terminal } from './output.ts';
 
 export function buildProgram(): Command {
   const program = new Command('postroom')

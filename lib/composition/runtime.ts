@@ -9,8 +9,10 @@ import { hostname } from 'node:os';
 import { createWebhookSender } from '../adapters/webhook-sender.ts';
 import type { AccountConfig, PostroomConfig, SecretRef } from '../config/schema.ts';
 import { resolveSecret, type SecretFetcher } from '../config/secrets.ts';
+import type { DrainDependencies } from '../core/drain.ts';
 import type { PollDependencies } from '../core/poll.ts';
 import type { ProcessDependencies } from '../core/process.ts';
+import { ConfigError } from '../errors.ts';
 import { connectMailServer } from '../imap/connect.ts';
 import { watchMailbox } from '../imap/idle-watcher.ts';
 import type { Logger, MailboxWatch, OpenSession, Stores, WatchHandlers } from '../ports.ts';
@@ -41,6 +43,8 @@ export interface Runtime {
   openSession: OpenSession;
   pollDependencies(ownerId?: string): PollDependencies;
   processDependencies(): ProcessDependencies;
+  /** {@link processDependencies} plus the local queue's consumer; throws for `store.kind: aws`. */
+  drainDependencies(): DrainDependencies;
   /** Watches a mailbox with IMAP IDLE on a connection of its own (`postroom run`). */
   watchMailbox(account: AccountConfig, mailbox: string, handlers: WatchHandlers): Promise<MailboxWatch>;
   close(): Promise<void>;
@@ -82,6 +86,19 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
     });
   };
 
+  const processDependencies = (): ProcessDependencies => ({
+    rules: config.rules,
+    accounts: config.accounts,
+    blobs: stores.blobs,
+    idempotency: stores.idempotency,
+    events: stores.events,
+    openSession,
+    resolveSecret: secretValue,
+    sendWebhook,
+    logger: options.logger,
+    idempotencyTtlSeconds: (config.aws?.idempotencyDays ?? 14) * 86_400,
+  });
+
   return {
     config,
     stores,
@@ -99,18 +116,15 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
       logger: options.logger,
       ownerId,
     }),
-    processDependencies: () => ({
-      rules: config.rules,
-      accounts: config.accounts,
-      blobs: stores.blobs,
-      idempotency: stores.idempotency,
-      events: stores.events,
-      openSession,
-      resolveSecret: secretValue,
-      sendWebhook,
-      logger: options.logger,
-      idempotencyTtlSeconds: (config.aws?.idempotencyDays ?? 14) * 86_400,
-    }),
+    processDependencies,
+    drainDependencies: () => {
+      if (!stores.consumer) {
+        throw new ConfigError('no local queue to drain; in AWS the process Lambda consumes SQS', [
+          'store.kind: expected local',
+        ]);
+      }
+      return { ...processDependencies(), consumer: stores.consumer };
+    },
     close: async () => {
       // SQLite handles stay open for the process (they are shared); nothing else holds resources.
     },

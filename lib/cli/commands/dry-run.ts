@@ -5,7 +5,7 @@ import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { type DryRunEntry, dryRunMailbox, dryRunRaw } from '../../core/dry-run.ts';
 import { ConfigError } from '../../errors.ts';
-import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
+import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { sharedRedactor, table } from '../output.ts';
 
 interface DryRunOptions extends GlobalOptions {

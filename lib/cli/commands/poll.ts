@@ -3,7 +3,7 @@ import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { type PollResult, pollAccount } from '../../core/poll.ts';
 import { ConfigError } from '../../errors.ts';
-import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
+import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { sharedRedactor, table } from '../output.ts';
 import { ProgressLine } from '../progress.ts';
 

@@ -9,8 +9,8 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../ports.ts';
-import { silentLogger } from '../ports.ts';
+import type { Logger } from '../../ports.ts';
+import { silentLogger } from '../../ports.ts';
 
 export interface DropFolderOptions {
   logger?: Logger;

@@ -7,8 +7,8 @@
  */
 import { isAbsolute, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { parseConfig } from '../config/load.ts';
-import type { PostroomConfig } from '../config/schema.ts';
+import { parseConfig } from '../../config/load.ts';
+import type { PostroomConfig } from '../../config/schema.ts';
 
 /** The environment variable the demo account's password is read from (set in-process by the demo). */
 export const DEMO_PASSWORD_ENV = 'POSTROOM_DEMO_PASSWORD';
