@@ -29,8 +29,8 @@ import {
   type QueueMessage,
   silentLogger,
 } from '../ports.ts';
+import { WorkPool } from '../work-pool.ts';
 import { messageFingerprint, pollLeaseName, rawBlobKey } from './keys.ts';
-import { WorkPool } from './work-pool.ts';
 
 export interface PollDependencies {
   /** Opens an authenticated session for the account (LOGIN done, capabilities read). */
