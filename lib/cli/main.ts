@@ -6,7 +6,7 @@
  * 2 bad usage or an invalid config.
  */
 import { Command, CommanderError } from 'commander';
-import { ConfigError, isPostroomError } from '../errors.ts';
+import { ConfigError, describeError } from '../errors.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDryRun } from './commands/dry-run.ts';
 import { registerPoll } from './commands/poll.ts';
@@ -66,15 +66,7 @@ export function reportError(
   verbose: boolean,
   terminal = new Terminal({ level: 'error' }),
 ): void {
-  if (error instanceof ConfigError) {
-    terminal.say(`${terminal.paint('red', 'error')}: ${error.message}`);
-    for (const problem of error.problems) terminal.say(`  ${problem}`);
-  } else if (isPostroomError(error)) {
-    terminal.say(`${terminal.paint('red', 'error')}: ${error.message}`);
-  } else {
-    terminal.say(
-      `${terminal.paint('red', 'error')}: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
+  terminal.say(`${terminal.paint('red', 'error')}: ${describeError(error).message}`);
+  if (error instanceof ConfigError) for (const problem of error.problems) terminal.say(`  ${problem}`);
   if (verbose && error instanceof Error && error.stack) terminal.say(error.stack);
 }

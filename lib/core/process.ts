@@ -13,7 +13,7 @@
  * Written against the ports and the pure rule engine only.
  */
 import type { AccountConfig } from '../config/schema.ts';
-import { isPostroomError, PostroomError } from '../errors.ts';
+import { describeError, isPostroomError, PostroomError } from '../errors.ts';
 import type {
   BlobStore,
   EventSink,
@@ -146,7 +146,7 @@ export async function processBatch(deps: ProcessDependencies, batch: BatchItem[]
       for (const { work, action } of events) await complete(deps, work, action, 'done');
     } catch (error) {
       for (const { work, action } of events) {
-        report(work, action, 'failed', describe(error).message);
+        report(work, action, 'failed', describeError(error).message);
         fail(work, error);
       }
     }
@@ -194,7 +194,7 @@ export async function plan(
       } catch (error) {
         // A message the parser rejects still gets the envelope-level rules.
         if (isPostroomError(error) && error.code === 'BLOB_NOT_FOUND') throw error;
-        result.warnings.push(`message could not be parsed: ${describe(error).message}`);
+        result.warnings.push(`message could not be parsed: ${describeError(error).message}`);
       }
     }
     const evaluation = evaluate(toRuleInput(message, parsed), deps.rules, scope, {
@@ -221,7 +221,7 @@ export async function plan(
     }
     if (parsed) work.parsed = parsed;
   } catch (error) {
-    logger.warn('message could not be planned', { uid: message.uid, ...describe(error) });
+    logger.warn('message could not be planned', { uid: message.uid, ...describeError(error) });
     fail(work, error);
   }
   return work;
@@ -250,7 +250,7 @@ async function applyImapActions(
       try {
         await applyInMailbox(deps, session, mailbox, group, logger);
       } catch (error) {
-        logger.error('actions in mailbox failed', { account: account.id, mailbox, ...describe(error) });
+        logger.error('actions in mailbox failed', { account: account.id, mailbox, ...describeError(error) });
         for (const w of group) if (w.result.status !== 'failed') fail(w, error);
         if (isPostroomError(error) && error.code === 'CONNECTION_LOST') break;
       }
@@ -298,7 +298,7 @@ async function applyInMailbox(
       try {
         await folderPath(session, action.target, targets);
       } catch (error) {
-        report(work, action, 'failed', describe(error).message);
+        report(work, action, 'failed', describeError(error).message);
         fail(work, error);
       }
     }
@@ -378,7 +378,7 @@ async function applyInMailbox(
         outcome = await runImapAction(session, action, uids, targets, copiedMoves.has(action));
       } catch (error) {
         for (const entry of entries) {
-          report(entry.work, entry.action, 'failed', describe(error).message);
+          report(entry.work, entry.action, 'failed', describeError(error).message);
           fail(entry.work, error);
         }
         if (isPostroomError(error) && error.code === 'CONNECTION_LOST') throw error;
@@ -396,7 +396,12 @@ async function applyInMailbox(
         try {
           await complete(deps, entry.work, entry.action, outcome.status, outcome.note);
         } catch (error) {
-          report(entry.work, entry.action, 'failed', `done, but not recorded: ${describe(error).message}`);
+          report(
+            entry.work,
+            entry.action,
+            'failed',
+            `done, but not recorded: ${describeError(error).message}`,
+          );
           fail(entry.work, error);
         }
       }
@@ -506,9 +511,9 @@ async function runOutward(
       uid: message.uid,
       rule: action.rule,
       kind: action.kind,
-      ...describe(error),
+      ...describeError(error),
     });
-    report(work, action, 'failed', describe(error).message);
+    report(work, action, 'failed', describeError(error).message);
     fail(work, error);
   }
 }
@@ -595,13 +600,7 @@ function groupKey(action: PlannedAction): string {
 
 function fail(work: Work, error: unknown): void {
   work.result.status = 'failed';
-  work.result.error ??= describe(error);
-}
-
-function describe(error: unknown): { code: string; message: string } {
-  if (isPostroomError(error)) return { code: error.code, message: error.message };
-  if (error instanceof Error) return { code: error.name, message: error.message };
-  return { code: 'UNKNOWN', message: String(error) };
+  work.result.error ??= describeError(error);
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {

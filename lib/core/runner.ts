@@ -11,6 +11,7 @@
  */
 import { mailboxSettings } from '../config/mailbox-settings.ts';
 import type { AccountConfig } from '../config/schema.ts';
+import { describeError } from '../errors.ts';
 import type { Logger, MailboxWatch, WatchHandlers } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
 import type { PollResult } from './poll.ts';
@@ -120,7 +121,7 @@ export class Runner {
           this.#logger.warn('IDLE connection lost; reconnecting', {
             account: account.id,
             mailbox,
-            error: message(error),
+            error: describeError(error).message,
           });
           this.#retryWatch(account, mailbox, 0);
           // Mail may have arrived while nobody listened.
@@ -138,7 +139,7 @@ export class Runner {
       this.#logger.warn('cannot watch mailbox; retrying', {
         account: account.id,
         mailbox,
-        error: message(error),
+        error: describeError(error).message,
       });
       // The timer opens attempt + 1: each failure doubles the ceiling once.
       this.#retryWatch(account, mailbox, attempt);
@@ -196,7 +197,7 @@ export class Runner {
     } catch (error) {
       this.#logger.error(`${job.kind} failed`, {
         ...(job.kind === 'poll' ? { account: job.account } : {}),
-        error: message(error),
+        error: describeError(error).message,
       });
       this.#deps.onJobDone?.(job, { ok: false, error });
     }
@@ -212,8 +213,4 @@ function sameJob(a: RunnerJob, b: RunnerJob): boolean {
     a.account === b.account &&
     (a.mailboxes === undefined || a.mailboxes.join('\0') === (b.mailboxes ?? []).join('\0'))
   );
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
