@@ -5,48 +5,26 @@
  * one contract suite in `test/` runs over both.
  */
 import type { Readable } from 'node:stream';
+import type * as z from 'zod';
 import type { AccountConfig, StoreConfig } from './config/schema.ts';
-
-/** A mailbox address as it travels in queue messages and events. */
-export interface Address {
-  name?: string;
-  address?: string;
-}
-
-/** The envelope fields carried in every queue message (DESIGN.md, "Queue message"). */
-export interface Envelope {
-  subject?: string;
-  from: Address[];
-  to: Address[];
-  cc: Address[];
-  /** The Date header as ISO 8601, when the message had a parseable one. */
-  date?: string;
-}
-
-/** Where a raw message (or an exported attachment) is stored. */
-export interface BlobLocation {
-  bucket?: string;
-  key: string;
-}
+import type { queueMessageSchema } from './core/queue-message.ts';
 
 /**
- * The queue message contract (DESIGN.md). The raw message never travels in the
- * queue: `blob` points at it.
+ * The queue message contract (DESIGN.md, "Queue message"), as its zod schema
+ * in `core/queue-message.ts` validates it: the schema is the one source, these
+ * types are read from it. The raw message never travels in the queue: `blob`
+ * points at it. (A type import: nothing here builds the schema.)
  */
-export interface QueueMessage {
-  v: 1;
-  account: string;
-  mailbox: string;
-  uidValidity: number;
-  uid: number;
-  messageId?: string;
-  /** The server's INTERNALDATE as ISO 8601. */
-  internalDate: string;
-  size: number;
-  flags: string[];
-  envelope: Envelope;
-  blob: BlobLocation;
-}
+export type QueueMessage = z.infer<typeof queueMessageSchema>;
+
+/** The envelope fields carried in every queue message. */
+export type Envelope = QueueMessage['envelope'];
+
+/** A mailbox address as it travels in queue messages and events. */
+export type Address = Envelope['from'][number];
+
+/** Where a raw message (or an exported attachment) is stored. */
+export type BlobLocation = QueueMessage['blob'];
 
 /** Identifies one message on one server for its lifetime (until UIDVALIDITY changes). */
 export interface MessageRef {
