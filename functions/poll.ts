@@ -10,6 +10,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { deadlineBefore } from '#lib/adapters/aws/lambda-deadline.ts';
 import { installLazySourceMaps } from '#lib/adapters/aws/lazy-source-maps.ts';
 import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
 import { openAwsPollRuntime } from '#lib/composition/aws.ts';
@@ -51,8 +52,7 @@ async function poll(
     ]);
   }
   logger.appendKeys({ account: account.id });
-  const remaining = context.getRemainingTimeInMillis?.() ?? 60_000;
-  const deadline = Date.now() + Math.max(remaining / 2, remaining - SAFETY_MARGIN_MS);
+  const deadline = deadlineBefore(context, SAFETY_MARGIN_MS);
   try {
     const result = await pollAccount(runtime.pollDependencies(context.awsRequestId), {
       account,

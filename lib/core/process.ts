@@ -92,6 +92,24 @@ export interface ProcessDependencies {
   now?: () => Date;
 }
 
+export interface ProcessOptions {
+  /**
+   * Epoch ms after which no new work starts (a Lambda's timeout less a
+   * margin), also given to each IMAP session as its deadline. Messages not
+   * reached by then fail with `PROCESS_OUT_OF_TIME`, retryable: the queue
+   * delivers them again and the actions already recorded are skipped.
+   */
+  deadline?: number;
+  /** Aborted (middy's early timeout): no new work starts, as past the deadline. */
+  signal?: AbortSignal;
+}
+
+/** Whether the batch may still start work. */
+interface Budget {
+  deadline?: number;
+  spent(): boolean;
+}
+
 interface Work {
   item: BatchItem;
   result: ItemResult;
@@ -102,13 +120,30 @@ interface Work {
 
 const IMAP_KINDS = new Set(['flag', 'unflag', 'copy', 'move', 'delete']);
 
-/** Evaluates and applies the rules to a batch. Never throws for one bad message. */
-export async function processBatch(deps: ProcessDependencies, batch: BatchItem[]): Promise<ProcessResult> {
+/**
+ * Evaluates and applies the rules to a batch. Never throws for one bad
+ * message; stops starting work once `options.deadline` has passed.
+ */
+export async function processBatch(
+  deps: ProcessDependencies,
+  batch: BatchItem[],
+  options: ProcessOptions = {},
+): Promise<ProcessResult> {
   const logger = deps.logger ?? silentLogger;
+  const budget: Budget = {
+    ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+    spent: () =>
+      options.signal?.aborted === true || (options.deadline !== undefined && Date.now() >= options.deadline),
+  };
   const works: Work[] = [];
   for (const item of batch) {
-    const work = await plan(deps, item, logger);
-    works.push(work);
+    if (budget.spent()) {
+      const work = newWork(item);
+      fail(work, outOfTime());
+      works.push(work);
+      continue;
+    }
+    works.push(await plan(deps, item, logger));
   }
 
   // IMAP actions, grouped per account: one session per account per batch.
@@ -123,7 +158,11 @@ export async function processBatch(deps: ProcessDependencies, batch: BatchItem[]
         fail(w, new PostroomError('ACCOUNT_UNKNOWN', `account ${accountId} is not in the config`));
       continue;
     }
-    await applyImapActions(deps, account, group, logger);
+    if (budget.spent()) {
+      for (const w of group) fail(w, outOfTime());
+      continue;
+    }
+    await applyImapActions(deps, account, group, budget, logger);
   }
 
   // Outward actions, per message, after the server-side ones.
@@ -132,6 +171,10 @@ export async function processBatch(deps: ProcessDependencies, batch: BatchItem[]
     if (work.result.status === 'failed') continue;
     for (const action of work.pending) {
       if (IMAP_KINDS.has(action.kind)) continue;
+      if (budget.spent()) {
+        fail(work, outOfTime());
+        break;
+      }
       if (action.kind === 'emit') {
         events.push({ work, action, event: toEvent(work.item.message, action) });
         continue;
@@ -140,7 +183,9 @@ export async function processBatch(deps: ProcessDependencies, batch: BatchItem[]
       if (hasFailed(work)) break;
     }
   }
-  if (events.length > 0) {
+  if (events.length > 0 && budget.spent()) {
+    for (const { work } of events) fail(work, outOfTime());
+  } else if (events.length > 0) {
     try {
       await deps.events.emit(events.map((e) => e.event));
       for (const { work, action } of events) await complete(deps, work, action, 'done');
@@ -173,18 +218,8 @@ export async function plan(
   logger: Logger = silentLogger,
 ): Promise<Work> {
   const message = item.message;
-  const result: ItemResult = {
-    id: item.id,
-    account: message.account,
-    mailbox: message.mailbox,
-    uid: message.uid,
-    ...(message.envelope.subject !== undefined ? { subject: message.envelope.subject } : {}),
-    matched: [],
-    actions: [],
-    warnings: [],
-    status: 'done',
-  };
-  const work: Work = { item, result, pending: [] };
+  const work = newWork(item);
+  const { result } = work;
   try {
     const scope = { account: message.account, mailbox: message.mailbox };
     let parsed: ParsedMessage | undefined;
@@ -227,6 +262,31 @@ export async function plan(
   return work;
 }
 
+function newWork(item: BatchItem): Work {
+  const message = item.message;
+  const result: ItemResult = {
+    id: item.id,
+    account: message.account,
+    mailbox: message.mailbox,
+    uid: message.uid,
+    ...(message.envelope.subject !== undefined ? { subject: message.envelope.subject } : {}),
+    matched: [],
+    actions: [],
+    warnings: [],
+    status: 'done',
+  };
+  return { item, result, pending: [] };
+}
+
+/** The error of a message the batch did not reach in time (retryable: it stays queued). */
+function outOfTime(): PostroomError {
+  return new PostroomError(
+    'PROCESS_OUT_OF_TIME',
+    'not processed: the batch ran out of time first; left queued for redelivery',
+    { retryable: true },
+  );
+}
+
 /** The record of one completed (message, rule, action). */
 export function idempotencyKey(message: QueueMessage, action: Pick<PlannedAction, 'key' | 'kind'>): string {
   return `${rawBlobKey(message)}#${action.key}#${action.kind}`;
@@ -236,19 +296,24 @@ async function applyImapActions(
   deps: ProcessDependencies,
   account: AccountConfig,
   works: Work[],
+  budget: Budget,
   logger: Logger,
 ): Promise<void> {
   let session: MailServer;
   try {
-    session = await deps.openSession(account);
+    session = await deps.openSession(account, { deadline: budget.deadline });
   } catch (error) {
     for (const w of works) fail(w, error);
     return;
   }
   try {
     for (const [mailbox, group] of groupBy(works, (w) => w.item.message.mailbox)) {
+      if (budget.spent()) {
+        for (const w of group) if (w.result.status !== 'failed') fail(w, outOfTime());
+        continue;
+      }
       try {
-        await applyInMailbox(deps, session, mailbox, group, logger);
+        await applyInMailbox(deps, session, mailbox, group, budget, logger);
       } catch (error) {
         logger.error('actions in mailbox failed', { account: account.id, mailbox, ...describeError(error) });
         for (const w of group) if (w.result.status !== 'failed') fail(w, error);
@@ -268,6 +333,7 @@ async function applyInMailbox(
   session: MailServer,
   mailbox: string,
   works: Work[],
+  budget: Budget,
   logger: Logger,
 ): Promise<void> {
   // Redelivered COPYs first check the target for the Message-ID (the crash between
@@ -372,6 +438,10 @@ async function applyInMailbox(
       }
     }
     for (const { action, entries } of groups.values()) {
+      if (budget.spent()) {
+        for (const entry of entries) fail(entry.work, outOfTime());
+        continue;
+      }
       const uids = entries.map((e) => e.work.item.message.uid);
       let outcome: { status: ActionStatus; note?: string };
       try {

@@ -18,7 +18,7 @@ import { openRuntime, type Runtime } from '#lib/composition/open-runtime.ts';
 import { type AccountConfig, configSchema, type PostroomConfig } from '#lib/config/schema.ts';
 import { drainQueue } from '#lib/core/drain.ts';
 import { type PollResult, pollAccount } from '#lib/core/poll.ts';
-import { type BatchItem, type ProcessResult, processBatch } from '#lib/core/process.ts';
+import { type BatchItem, type ProcessOptions, type ProcessResult, processBatch } from '#lib/core/process.ts';
 import type { Logger, PostroomEvent, ReceivedMessage } from '#lib/ports.ts';
 import {
   type AppendInput,
@@ -82,10 +82,11 @@ export interface ProcessHarness {
   drain(batchSize?: number): Promise<ProcessResult[]>;
   /** Receives up to `max` visible queue messages as batch items (for driving `processBatch` by hand). */
   receive(max?: number): Promise<{ items: BatchItem[]; received: ReceivedMessage[] }>;
-  /** `processBatch` with the runtime's dependencies, optionally overridden. */
+  /** `processBatch` with the runtime's dependencies, optionally overridden, and its options (a deadline). */
   process(
     items: BatchItem[],
     overrides?: Partial<ReturnType<Runtime['processDependencies']>>,
+    options?: ProcessOptions,
   ): Promise<ProcessResult>;
   /** Every event written to `<store dir>/events.jsonl` so far. */
   events(): PostroomEvent[];
@@ -177,8 +178,8 @@ export async function createProcessHarness(options: ProcessHarnessOptions): Prom
         items: received.map((r) => ({ id: r.receipt, message: r.body, receiveCount: r.receiveCount })),
       };
     },
-    process: (items, overrides = {}) =>
-      processBatch({ ...runtime.processDependencies(), ...overrides }, items),
+    process: (items, overrides = {}, options = {}) =>
+      processBatch({ ...runtime.processDependencies(), ...overrides }, items, options),
     events: () =>
       existsSync(eventsFile)
         ? readFileSync(eventsFile, 'utf8')
