@@ -11,7 +11,7 @@ import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts
 import { sharedRedactor } from '../output.ts';
 import { ProgressLine } from '../progress.ts';
 
-/** SIGTERM must end the process within 10 s (issue 5); leave a margin for LOGOUT. */
+/** SIGTERM must end the process within 10 s (service managers kill it after that); leave a margin for LOGOUT. */
 const STOP_DEADLINE_MS = 9_000;
 /** After a clean stop, how long a leftover connection attempt may keep the process alive. */
 const STOP_GRACE_MS = 1_000;

@@ -1,6 +1,6 @@
 /**
- * The demo's config: one account on the private Dovecot, the example rules of
- * issue 3 (invoices, alerts, newsletters, prizes) plus bounces and
+ * The demo's config: one account on the private Dovecot, the example rules
+ * (invoices, alerts, newsletters, prizes) plus bounces and
  * auto-replies, and the local store under `.postroom/demo`. It is written as
  * YAML first and then parsed by the same loader every command uses, so the
  * file a user finds in `.postroom/demo/postroom.yaml` is exactly what ran.
@@ -28,7 +28,8 @@ export const DEMO_FOLDERS = {
 
 /**
  * The demo rules, as a user would write them under `rules:`. The first four
- * are the example of issue 3 (also in `examples/postroom.example.yaml`).
+ * are the rule language's example (`examples/postroom.example.yaml`,
+ * `test/fixtures/rules/issue-example.yaml`).
  */
 export const DEMO_RULES = [
   {
