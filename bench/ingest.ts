@@ -26,7 +26,7 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { ImapFlow } from 'imapflow';
 import { CLI_HEAP_FLAGS } from '#lib/cli/heap-flags.ts';
-import { addDovecotUser, startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
+import { addDovecotUser, startPrivateDovecot } from '#lib/sandbox/dovecot/private-dovecot.ts';
 import { attachmentMessage, htmlMessage, textMessage } from '../test/fixtures/messages.ts';
 import { createStateTable, startDynamoEmulator } from '../test/helpers/dynamo-emulator.ts';
 import { createBucket, createQueue, startS3Emulator, startSqsEmulator } from '../test/helpers/emulators.ts';

@@ -2,7 +2,7 @@
  * `npm run bench:lambda`: bundles both functions exactly as `cdk synth` does
  * (same construct, same esbuild options), then prints each bundle's size and
  * the time a fresh Node process takes to import its handler (median of 5).
- * Targets from issue 4: each bundle under 2 MB, each import under 300 ms.
+ * Targets: each bundle under 2 MB, each import under 300 ms.
  *
  *   node --import tsx bench/lambda.ts [--config postroom.yaml] [--runs 5] [--project-root DIR]
  *

@@ -11,7 +11,11 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_HEAP_FLAGS } from '#lib/cli/heap-flags.ts';
-import { addDovecotUser, type PrivateDovecot, startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
+import {
+  addDovecotUser,
+  type PrivateDovecot,
+  startPrivateDovecot,
+} from '#lib/sandbox/dovecot/private-dovecot.ts';
 import { textMessage } from '../test/fixtures/messages.ts';
 import { openSetupClient } from '../test/helpers/dovecot.ts';
 

@@ -11,12 +11,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ImapFlow } from 'imapflow';
-import { drainLocalQueue } from '#lib/cli/commands/process.ts';
+import { openRuntime } from '#lib/composition/open-runtime.ts';
 import { configSchema } from '#lib/config/schema.ts';
+import { drainQueue } from '#lib/core/drain.ts';
 import { pollAccount } from '#lib/core/poll.ts';
-import { addDovecotUser, type PrivateDovecot, startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
 import { silentLogger } from '#lib/ports.ts';
-import { openRuntime } from '#lib/runtime.ts';
+import {
+  addDovecotUser,
+  type PrivateDovecot,
+  startPrivateDovecot,
+} from '#lib/sandbox/dovecot/private-dovecot.ts';
 import { attachmentMessage, htmlMessage, textMessage } from '../test/fixtures/messages.ts';
 import { openSetupClient } from '../test/helpers/dovecot.ts';
 import { startImapProxy } from '../test/helpers/imap-proxy.ts';
@@ -99,7 +103,7 @@ async function main(): Promise<void> {
       ingest: config.ingest,
     });
     const started = performance.now();
-    const summary = await drainLocalQueue(runtime, 100);
+    const summary = await drainQueue(runtime.drainDependencies(), { batchSize: 100 });
     const seconds = (performance.now() - started) / 1000;
     console.log(
       `1. processed ${summary.processed} of ${polled.fetched} queued messages with ${config.rules.length} rules in ${seconds.toFixed(2)} s = ${(summary.processed / seconds).toFixed(0)} messages/s (batches of 100; failed ${summary.failed})`,
@@ -135,7 +139,7 @@ async function main(): Promise<void> {
     const runtime2 = await openRuntime(config2, { logger: silentLogger, env: { BENCH_PASSWORD: PASSWORD } });
     await pollAccount(runtime2.pollDependencies(), { account: config2.accounts[0]!, ingest: config2.ingest });
     const before = proxy.commands().length;
-    await drainLocalQueue(runtime2, 10);
+    await drainQueue(runtime2.drainDependencies(), { batchSize: 10 });
     const sent = proxy.commands().slice(before);
     const afterSelect = sent.slice(sent.lastIndexOf('SELECT') + 1).filter((c) => c !== 'LOGOUT');
     console.log(`2. 10-message batch moved to one folder: ${sent.join(', ')}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-old-space-size=1024 --max-semi-space-size=8 --heap-growing-percent=150
 // The first line sets V8's heap; lib/cli/heap-flags.ts says why.
 // `npm start`: `postroom run` when the config names a real account, otherwise
-// `postroom demo` (lib/demo/start-mode.ts says what counts as real). Extra
+// `postroom demo` (lib/sandbox/demo/start-mode.ts says what counts as real). Extra
 // arguments are passed on: `npm start -- --verbose`.
 import { loadCli } from './load-cli.js';
 

@@ -10,11 +10,10 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { deadlineBefore } from '#lib/adapters/aws/lambda-deadline.ts';
 import { installLazySourceMaps } from '#lib/adapters/aws/lazy-source-maps.ts';
 import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
-import { fetchSecretFromSecretsManager } from '#lib/adapters/aws/secrets.ts';
-import { openAwsStores } from '#lib/adapters/aws/stores.ts';
-import { composeRuntime } from '#lib/compose.ts';
+import { openAwsPollRuntime } from '#lib/composition/aws.ts';
 import { awsStoreFromEnvironment, loadConfigWithoutRulesFromEnvironment } from '#lib/config/environment.ts';
 import { type PollResult, pollAccount } from '#lib/core/poll.ts';
 import { ConfigError } from '#lib/errors.ts';
@@ -26,6 +25,8 @@ export interface PollEvent {
 
 /** Stop starting new batches this long before the timeout (one batch must still fit). */
 const SAFETY_MARGIN_MS = 30_000;
+/** The IMAP session is closed, mid-command if need be, this long before the timeout. */
+const SESSION_MARGIN_MS = 8_000;
 
 // First, so that anything thrown while loading the config is mapped too.
 installLazySourceMaps(import.meta.url);
@@ -36,10 +37,9 @@ const metrics = new Metrics({ namespace: 'Postroom', serviceName: 'postroom' });
 // and its regex engine out of this bundle. `cdk synth` validated them; the process
 // function reads them.
 const config = await loadConfigWithoutRulesFromEnvironment();
-const runtime = await composeRuntime(config, {
+const runtime = openAwsPollRuntime(config, {
   logger: fromPowertools(logger),
-  stores: openAwsStores(awsStoreFromEnvironment()),
-  fetchSecret: fetchSecretFromSecretsManager,
+  store: awsStoreFromEnvironment(),
 });
 
 async function poll(
@@ -54,14 +54,15 @@ async function poll(
     ]);
   }
   logger.appendKeys({ account: account.id });
-  const remaining = context.getRemainingTimeInMillis?.() ?? 60_000;
-  const deadline = Date.now() + Math.max(remaining / 2, remaining - SAFETY_MARGIN_MS);
+  const deadline = deadlineBefore(context, SAFETY_MARGIN_MS);
   try {
     const result = await pollAccount(runtime.pollDependencies(context.awsRequestId), {
       account,
       ingest: config.ingest,
       ...(event.mailbox ? { mailboxes: [event.mailbox] } : {}),
       deadline,
+      // Whatever the server does, the IMAP session ends before middy's early timeout.
+      sessionDeadline: deadlineBefore(context, SESSION_MARGIN_MS),
       signal,
     });
     for (const mailbox of result.mailboxes) {

@@ -7,23 +7,30 @@
  * per-message results: a failed message stays on the queue (and reaches the
  * dead-letter queue after the redrive policy's receive count) without
  * replaying the rest. Effects are recorded per (message, rule, action) in
- * DynamoDB, which is what makes redelivery harmless.
+ * DynamoDB, which is what makes redelivery harmless. Like the poll function,
+ * it stops starting work well before the Lambda's timeout: what it did not
+ * reach is reported failed and comes back.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { EventBridgeEventSink } from '#lib/adapters/aws/eventbridge-event-sink.ts';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { deadlineBefore } from '#lib/adapters/aws/lambda-deadline.ts';
 import { installLazySourceMaps } from '#lib/adapters/aws/lazy-source-maps.ts';
 import { fromPowertools } from '#lib/adapters/aws/powertools-logger.ts';
-import { fetchSecretFromSecretsManager } from '#lib/adapters/aws/secrets.ts';
-import { openAwsStores } from '#lib/adapters/aws/stores.ts';
-import { composeRuntime } from '#lib/compose.ts';
+import { openAwsRuntime } from '#lib/composition/aws.ts';
 import { awsStoreFromEnvironment, loadConfigFromEnvironment } from '#lib/config/environment.ts';
 import { type BatchItem, processBatch } from '#lib/core/process.ts';
 import { parseQueueMessage } from '#lib/core/queue-message.ts';
+
+/**
+ * Stop starting new work this long before the timeout: the IMAP session in
+ * flight is closed by then (it gets the same deadline) and the results must
+ * still be reported, or the whole batch would be delivered again.
+ */
+const SAFETY_MARGIN_MS = 10_000;
 
 // First, so that anything thrown while loading the config is mapped too.
 installLazySourceMaps(import.meta.url);
@@ -31,17 +38,14 @@ installLazySourceMaps(import.meta.url);
 const logger = new Logger({ serviceName: 'postroom' });
 const metrics = new Metrics({ namespace: 'Postroom', serviceName: 'postroom' });
 const config = await loadConfigFromEnvironment();
-const store = awsStoreFromEnvironment();
-const runtime = await composeRuntime(config, {
-  logger: fromPowertools(logger),
-  stores: openAwsStores(
-    store,
-    store.eventBus ? { events: new EventBridgeEventSink({ eventBusName: store.eventBus }) } : {},
-  ),
-  fetchSecret: fetchSecretFromSecretsManager,
-});
+const runtime = openAwsRuntime(config, { logger: fromPowertools(logger), store: awsStoreFromEnvironment() });
 
-async function processRecords(event: SQSEvent): Promise<SQSBatchResponse> {
+async function processRecords(
+  event: SQSEvent,
+  context: Context,
+  { signal }: { signal: AbortSignal },
+): Promise<SQSBatchResponse> {
+  const deadline = deadlineBefore(context, SAFETY_MARGIN_MS);
   const failures: SQSBatchResponse['batchItemFailures'] = [];
   const items: BatchItem[] = [];
   for (const record of event.Records) {
@@ -61,7 +65,8 @@ async function processRecords(event: SQSEvent): Promise<SQSBatchResponse> {
       receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1,
     });
   }
-  const result = await processBatch(runtime.processDependencies(), items);
+  // Messages not reached before the deadline fail (retryable) and so stay queued.
+  const result = await processBatch(runtime.processDependencies(), items, { deadline, signal });
   // Per account, as the alarms and the dashboard read them (infra/metrics.ts).
   const perAccount = new Map<string, { matches: number; actions: number; errors: number }>();
   const tally = (account: string) => {
@@ -98,6 +103,6 @@ async function processRecords(event: SQSEvent): Promise<SQSBatchResponse> {
   return { batchItemFailures: failures };
 }
 
-export const handler = middy(processRecords)
+export const handler = middy(processRecords, { timeoutEarlyInMillis: 5_000 })
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }));

@@ -5,9 +5,9 @@
  * When libmime loads, `charset.js` asks iconv-lite for the GBK codec only to
  * learn which decoder class iconv-lite's double-byte codecs share. Building that
  * codec reads and parses GBK's code tables and fills its encode and decode
- * tables: about 80 M instructions at every cold start of either function, a
- * tenth of importing a handler (valgrind instruction counts of `npm run
- * bench:lambda`'s bundles), for mail that is almost never in GBK. In the copy,
+ * tables: a sizeable share of every cold start of either function (`npm run
+ * bench:lambda` prints the import time), for mail that is almost never in
+ * GBK. In the copy,
  * the lookup happens the first time a double-byte charset is decoded; what it
  * returns, and so every decoding, is the same.
  *

@@ -665,7 +665,7 @@ const MODULE_STUBS: Record<string, string> = {
 /**
  * Packages published as both ES modules and CommonJS that the bundles reach
  * both ways: mailsplit `require`s them, ImapFlow and mailparser `import` them.
- * Left alone, esbuild bundles both builds (libmime alone is about 90 KB twice).
+ * Left alone, esbuild bundles both builds, and every cold start parses both.
  */
 const DUAL_FORMAT_PACKAGES = ['libmime', 'libbase64', 'libqp'];
 
@@ -692,13 +692,13 @@ export function bundlingOptions(configFile: string): nodejs.BundlingOptions {
     // Stack traces map to file and line without shipping the sources themselves.
     sourcesContent: false,
     // Bundle the AWS SDK too, so the version tested is the version deployed.
-    // The one exception is data, not code: iconv-lite's CJK code tables (about
-    // 0.4 MB as JavaScript) stay JSON files beside the bundle, loaded only when
+    // The one exception is data, not code: iconv-lite's CJK code tables (the
+    // largest part of it) stay JSON files beside the bundle, loaded only when
     // a message in such a charset is decoded, so every cold start parses less.
     externalModules: [ICONV_TABLES_IMPORT],
     // Two of ImapFlow's dependencies Postroom never reaches (a SOCKS client, for
     // proxies the config cannot name, and pino, for connections given no logger)
-    // become stubs that throw: about 110 KB less to parse on every cold start.
+    // become stubs that throw: less to parse on every cold start.
     // mailparser's linkifier, for the `textAsHtml` Postroom turns off, becomes one
     // that finds no links: it compiled its URL patterns whenever mailparser loaded.
     // Dual-format packages resolve to their CommonJS build, whichever way imported.

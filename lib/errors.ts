@@ -22,7 +22,13 @@ export class PostroomError extends Error {
   }
 
   toJSON(): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message, ...this.context };
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      ...this.context,
+    };
   }
 }
 
@@ -98,7 +104,33 @@ export class QueueSendError extends PostroomError {
   }
 }
 
-/** True for any error carrying a Postroom `code` (also after JSON round trips). */
-export function isPostroomError(error: unknown): error is PostroomError {
-  return error instanceof PostroomError;
+/**
+ * What a Postroom error keeps through a JSON round trip (`toJSON`), a log line
+ * or another copy of this module: its string `code` and `message`.
+ */
+export interface PostroomErrorLike {
+  code: string;
+  message: string;
+  name?: string;
+  retryable?: boolean;
+}
+
+/**
+ * True for any error carrying a Postroom `code`, decided by the code rather
+ * than by `instanceof`, so it holds after JSON round trips and across module
+ * copies. Node's system errors carry a string code as well (`ENOENT`); callers
+ * compare codes, so they are told apart by those.
+ */
+export function isPostroomError(error: unknown): error is PostroomErrorLike {
+  if (error instanceof PostroomError) return true;
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return typeof code === 'string' && code !== '' && typeof message === 'string';
+}
+
+/** Any thrown value as a code and one line of text, for results and logs. */
+export function describeError(error: unknown): { code: string; message: string } {
+  if (isPostroomError(error)) return { code: error.code, message: error.message };
+  if (error instanceof Error) return { code: error.name, message: error.message };
+  return { code: 'UNKNOWN', message: String(error) };
 }

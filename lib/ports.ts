@@ -5,48 +5,26 @@
  * one contract suite in `test/` runs over both.
  */
 import type { Readable } from 'node:stream';
-import type { AccountConfig } from './config/schema.ts';
-
-/** A mailbox address as it travels in queue messages and events. */
-export interface Address {
-  name?: string;
-  address?: string;
-}
-
-/** The envelope fields carried in every queue message (DESIGN.md, "Queue message"). */
-export interface Envelope {
-  subject?: string;
-  from: Address[];
-  to: Address[];
-  cc: Address[];
-  /** The Date header as ISO 8601, when the message had a parseable one. */
-  date?: string;
-}
-
-/** Where a raw message (or an exported attachment) is stored. */
-export interface BlobLocation {
-  bucket?: string;
-  key: string;
-}
+import type * as z from 'zod';
+import type { AccountConfig, StoreConfig } from './config/schema.ts';
+import type { queueMessageSchema } from './core/queue-message.ts';
 
 /**
- * The queue message contract (DESIGN.md). The raw message never travels in the
- * queue: `blob` points at it.
+ * The queue message contract (DESIGN.md, "Queue message"), as its zod schema
+ * in `core/queue-message.ts` validates it: the schema is the one source, these
+ * types are read from it. The raw message never travels in the queue: `blob`
+ * points at it. (A type import: nothing here builds the schema.)
  */
-export interface QueueMessage {
-  v: 1;
-  account: string;
-  mailbox: string;
-  uidValidity: number;
-  uid: number;
-  messageId?: string;
-  /** The server's INTERNALDATE as ISO 8601. */
-  internalDate: string;
-  size: number;
-  flags: string[];
-  envelope: Envelope;
-  blob: BlobLocation;
-}
+export type QueueMessage = z.infer<typeof queueMessageSchema>;
+
+/** The envelope fields carried in every queue message. */
+export type Envelope = QueueMessage['envelope'];
+
+/** A mailbox address as it travels in queue messages and events. */
+export type Address = Envelope['from'][number];
+
+/** Where a raw message (or an exported attachment) is stored. */
+export type BlobLocation = QueueMessage['blob'];
 
 /** Identifies one message on one server for its lifetime (until UIDVALIDITY changes). */
 export interface MessageRef {
@@ -326,6 +304,61 @@ export interface Logger {
   info(message: string, attributes?: Record<string, unknown>): void;
   warn(message: string, attributes?: Record<string, unknown>): void;
   error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/** A running watch on one mailbox (IMAP IDLE, or the server's fallback). */
+export interface MailboxWatch {
+  close(): Promise<void>;
+}
+
+/** What a mailbox watch tells its owner (`postroom run`'s runner). */
+export interface WatchHandlers {
+  /** New mail arrived (EXISTS grew). */
+  onNewMail(): void;
+  /** The connection ended unexpectedly; the runner reconnects with backoff. */
+  onLost(error: unknown): void;
+}
+
+/** One signed webhook delivery (the `webhook` action). */
+export interface WebhookRequest {
+  url: string;
+  secret: string;
+  body: unknown;
+  /** Stable for one (message, rule, action): the same on every retry and redelivery. */
+  deliveryId: string;
+  /** @default 10000 */
+  timeoutMs?: number;
+  /** Retries after the first attempt. @default 3 */
+  retries?: number;
+}
+
+export interface WebhookResult {
+  status: number;
+  attempts: number;
+}
+
+/** Delivers a webhook or throws once its retries are spent (`lib/adapters/webhook-sender.ts`). */
+export type WebhookSender = (request: WebhookRequest) => Promise<WebhookResult>;
+
+/** The local queue's receiving side, with the counts `postroom` reports. */
+export type LocalQueueConsumer = QueueConsumer & {
+  stats(): { queued: number; inFlight: number; deadLetter: number };
+};
+
+/** One set of stores, AWS or local, as the composition root binds them (`lib/composition/`). */
+export interface Stores {
+  kind: StoreConfig['kind'];
+  blobs: BlobStore;
+  queue: Queue;
+  /** Only for the local queue: in AWS, Lambda's SQS event source receives. */
+  consumer?: LocalQueueConsumer;
+  checkpoints: CheckpointStore;
+  leases: LeaseStore;
+  deliveries: DeliveryLog;
+  idempotency: IdempotencyStore;
+  events: EventSink;
+  /** Local only: where `emit` writes (`<store dir>/events.jsonl`). */
+  eventsFile?: string;
 }
 
 /** A logger that drops everything (the default where none is injected). */

@@ -1,7 +1,7 @@
 // Builds the `postroom` command into dist/ (run by `npm ci` / `npm install` through
 // the `prepare` script): our TypeScript bundled into one ES module, the
 // dependencies left in node_modules. The command then starts without a
-// TypeScript loader — faster, and about 60 MB less memory. bin/postroom.js
+// TypeScript loader: it starts faster and holds less memory. bin/postroom.js
 // falls back to running the sources (tsx) when dist/ is missing or older
 // than any of them, so an edit is never hidden behind a stale build.
 

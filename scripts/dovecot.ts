@@ -7,7 +7,7 @@
  * until SIGINT or SIGTERM, then stops Dovecot and removes its temporary folder.
  */
 import { parseArgs } from 'node:util';
-import { startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
+import { startPrivateDovecot } from '#lib/sandbox/dovecot/private-dovecot.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,

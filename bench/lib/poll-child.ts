@@ -9,12 +9,12 @@
  * Prints one JSON line: { ms, fetched, bytes, maxRssMb }.
  */
 import { readFileSync } from 'node:fs';
+import { openRuntime } from '#lib/composition/open-runtime.ts';
 import { parseConfig } from '#lib/config/load.ts';
 import { pollAccount } from '#lib/core/poll.ts';
 import { heldLength, isHeldBytes } from '#lib/held-bytes.ts';
 import { HeaderCapture, headerBlock, headerFacts } from '#lib/mime/header-envelope.ts';
 import { silentLogger } from '#lib/ports.ts';
-import { openRuntime } from '#lib/runtime.ts';
 
 const [mode, configFile] = process.argv.slice(2);
 const config = parseConfig(readFileSync(configFile!, 'utf8'), configFile);

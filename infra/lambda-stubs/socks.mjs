@@ -1,7 +1,7 @@
 /**
  * Stands in for `socks` in the Lambda bundles. ImapFlow imports it for SOCKS
  * proxies, which Postroom's config has no key for, so the Lambda bundles leave
- * the ~70 KB client out (every cold start parses less). Reaching this is a bug.
+ * the client out (every cold start parses less). Reaching this is a bug.
  */
 export const SocksClient = {
   createConnection() {

@@ -11,24 +11,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { PostroomError } from '../errors.ts';
-
-export interface WebhookRequest {
-  url: string;
-  secret: string;
-  body: unknown;
-  deliveryId: string;
-  /** @default 10000 */
-  timeoutMs?: number;
-  /** Retries after the first attempt. @default 3 */
-  retries?: number;
-}
-
-export interface WebhookResult {
-  status: number;
-  attempts: number;
-}
-
-export type WebhookSender = (request: WebhookRequest) => Promise<WebhookResult>;
+import type { WebhookSender } from '../ports.ts';
 
 export function signWebhook(secret: string, timestamp: number, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;

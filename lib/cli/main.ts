@@ -5,43 +5,15 @@
  * Exit codes: 0 success, 1 the work failed (server refused, a mailbox failed),
  * 2 bad usage or an invalid config.
  */
-import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, isPostroomError } from '../errors.ts';
+import { Command, CommanderError } from 'commander';
+import { ConfigError, describeError } from '../errors.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDryRun } from './commands/dry-run.ts';
 import { registerPoll } from './commands/poll.ts';
 import { registerProcess } from './commands/process.ts';
 import { registerRun } from './commands/run.ts';
 import { registerValidate } from './commands/validate.ts';
-import { type LogLevel, Terminal } from './output.ts';
-
-/** Options every command accepts. */
-export interface GlobalOptions {
-  config: string;
-  json?: boolean;
-  verbose?: boolean;
-  quiet?: boolean;
-  trace?: boolean;
-}
-
-export function terminalFor(options: GlobalOptions): Terminal {
-  const level: LogLevel = options.verbose ? 'debug' : options.quiet || options.json ? 'error' : 'warn';
-  return new Terminal({ level });
-}
-
-export function addCommonOptions(command: Command, { config = true } = {}): Command {
-  if (config) {
-    command.addOption(
-      new Option('-c, --config <file>', 'config file (YAML or JSON)')
-        .env('POSTROOM_CONFIG_FILE')
-        .default('postroom.yaml'),
-    );
-  }
-  return command
-    .option('--json', 'print one JSON document on stdout (for scripts); logs go to stderr')
-    .option('-v, --verbose', 'more detail in logs, and stack traces on errors')
-    .option('-q, --quiet', 'only errors');
-}
+import { Terminal } from './output.ts';
 
 export function buildProgram(): Command {
   const program = new Command('postroom')
@@ -94,15 +66,7 @@ export function reportError(
   verbose: boolean,
   terminal = new Terminal({ level: 'error' }),
 ): void {
-  if (error instanceof ConfigError) {
-    terminal.say(`${terminal.paint('red', 'error')}: ${error.message}`);
-    for (const problem of error.problems) terminal.say(`  ${problem}`);
-  } else if (isPostroomError(error)) {
-    terminal.say(`${terminal.paint('red', 'error')}: ${error.message}`);
-  } else {
-    terminal.say(
-      `${terminal.paint('red', 'error')}: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
+  terminal.say(`${terminal.paint('red', 'error')}: ${describeError(error).message}`);
+  if (error instanceof ConfigError) for (const problem of error.problems) terminal.say(`  ${problem}`);
   if (verbose && error instanceof Error && error.stack) terminal.say(error.stack);
 }

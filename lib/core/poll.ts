@@ -9,7 +9,7 @@
 import { pipeline, type Readable } from 'node:stream';
 import { type MailboxSettings, mailboxSettings } from '../config/mailbox-settings.ts';
 import type { AccountConfig, IngestConfig, StartPolicy } from '../config/schema.ts';
-import { isPostroomError, PostroomError } from '../errors.ts';
+import { describeError, isPostroomError, PostroomError } from '../errors.ts';
 import { isHeldBytes } from '../held-bytes.ts';
 import { HeaderCapture, type HeaderFacts, headerBlock, headerFacts } from '../mime/header-envelope.ts';
 import {
@@ -29,8 +29,8 @@ import {
   type QueueMessage,
   silentLogger,
 } from '../ports.ts';
+import { WorkPool } from '../work-pool.ts';
 import { messageFingerprint, pollLeaseName, rawBlobKey } from './keys.ts';
-import { WorkPool } from './work-pool.ts';
 
 export interface PollDependencies {
   /** Opens an authenticated session for the account (LOGIN done, capabilities read). */
@@ -477,10 +477,4 @@ function leaseDuration(deps: PollDependencies, options: PollOptions): number {
   const fallback = 5 * 60_000;
   if (options.deadline === undefined) return fallback;
   return Math.max(60_000, Math.min(15 * 60_000, options.deadline - (deps.now ?? Date.now)() + 60_000));
-}
-
-export function describeError(error: unknown): { code: string; message: string } {
-  if (isPostroomError(error)) return { code: error.code, message: error.message };
-  if (error instanceof Error) return { code: error.name, message: error.message };
-  return { code: 'UNKNOWN', message: String(error) };
 }

@@ -13,7 +13,7 @@
  * Written against the ports and the pure rule engine only.
  */
 import type { AccountConfig } from '../config/schema.ts';
-import { isPostroomError, PostroomError } from '../errors.ts';
+import { describeError, isPostroomError, PostroomError } from '../errors.ts';
 import type {
   BlobStore,
   EventSink,
@@ -26,6 +26,7 @@ import type {
   PostroomEvent,
   QueueMessage,
   ServerPath,
+  WebhookSender,
 } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
 import { type ParsedMessage, parseMessage, readAttachments, toRuleInput } from '../rules/message.ts';
@@ -85,18 +86,29 @@ export interface ProcessDependencies {
   openSession: OpenSession;
   /** Resolves a webhook secret reference to its value. */
   resolveSecret(ref: RuleSecretRef): Promise<string>;
-  sendWebhook(request: {
-    url: string;
-    secret: string;
-    body: unknown;
-    deliveryId: string;
-    timeoutMs?: number;
-    retries?: number;
-  }): Promise<unknown>;
+  sendWebhook: WebhookSender;
   logger?: Logger;
   /** Seconds to keep idempotency records. @default 14 days */
   idempotencyTtlSeconds?: number;
   now?: () => Date;
+}
+
+export interface ProcessOptions {
+  /**
+   * Epoch ms after which no new work starts (a Lambda's timeout less a
+   * margin), also given to each IMAP session as its deadline. Messages not
+   * reached by then fail with `PROCESS_OUT_OF_TIME`, retryable: the queue
+   * delivers them again and the actions already recorded are skipped.
+   */
+  deadline?: number;
+  /** Aborted (middy's early timeout): no new work starts, as past the deadline. */
+  signal?: AbortSignal;
+}
+
+/** Whether the batch may still start work. */
+interface Budget {
+  deadline?: number;
+  spent(): boolean;
 }
 
 interface Work {
@@ -109,13 +121,30 @@ interface Work {
 
 const IMAP_KINDS = new Set(['flag', 'unflag', 'copy', 'move', 'delete']);
 
-/** Evaluates and applies the rules to a batch. Never throws for one bad message. */
-export async function processBatch(deps: ProcessDependencies, batch: BatchItem[]): Promise<ProcessResult> {
+/**
+ * Evaluates and applies the rules to a batch. Never throws for one bad
+ * message; stops starting work once `options.deadline` has passed.
+ */
+export async function processBatch(
+  deps: ProcessDependencies,
+  batch: BatchItem[],
+  options: ProcessOptions = {},
+): Promise<ProcessResult> {
   const logger = deps.logger ?? silentLogger;
+  const budget: Budget = {
+    ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+    spent: () =>
+      options.signal?.aborted === true || (options.deadline !== undefined && Date.now() >= options.deadline),
+  };
   const works: Work[] = [];
   for (const item of batch) {
-    const work = await plan(deps, item, logger);
-    works.push(work);
+    if (budget.spent()) {
+      const work = newWork(item);
+      fail(work, outOfTime());
+      works.push(work);
+      continue;
+    }
+    works.push(await plan(deps, item, logger));
   }
 
   // IMAP actions, grouped per account: one session per account per batch.
@@ -130,7 +159,11 @@ export async function processBatch(deps: ProcessDependencies, batch: BatchItem[]
         fail(w, new PostroomError('ACCOUNT_UNKNOWN', `account ${accountId} is not in the config`));
       continue;
     }
-    await applyImapActions(deps, account, group, logger);
+    if (budget.spent()) {
+      for (const w of group) fail(w, outOfTime());
+      continue;
+    }
+    await applyImapActions(deps, account, group, budget, logger);
   }
 
   // Outward actions, per message, after the server-side ones.
@@ -139,6 +172,10 @@ export async function processBatch(deps: ProcessDependencies, batch: BatchItem[]
     if (work.result.status === 'failed') continue;
     for (const action of work.pending) {
       if (IMAP_KINDS.has(action.kind)) continue;
+      if (budget.spent()) {
+        fail(work, outOfTime());
+        break;
+      }
       if (action.kind === 'emit') {
         events.push({ work, action, event: toEvent(work.item.message, action) });
         continue;
@@ -147,13 +184,15 @@ export async function processBatch(deps: ProcessDependencies, batch: BatchItem[]
       if (hasFailed(work)) break;
     }
   }
-  if (events.length > 0) {
+  if (events.length > 0 && budget.spent()) {
+    for (const { work } of events) fail(work, outOfTime());
+  } else if (events.length > 0) {
     try {
       await deps.events.emit(events.map((e) => e.event));
       for (const { work, action } of events) await complete(deps, work, action, 'done');
     } catch (error) {
       for (const { work, action } of events) {
-        report(work, action, 'failed', describe(error).message);
+        report(work, action, 'failed', describeError(error).message);
         fail(work, error);
       }
     }
@@ -180,18 +219,8 @@ export async function plan(
   logger: Logger = silentLogger,
 ): Promise<Work> {
   const message = item.message;
-  const result: ItemResult = {
-    id: item.id,
-    account: message.account,
-    mailbox: message.mailbox,
-    uid: message.uid,
-    ...(message.envelope.subject !== undefined ? { subject: message.envelope.subject } : {}),
-    matched: [],
-    actions: [],
-    warnings: [],
-    status: 'done',
-  };
-  const work: Work = { item, result, pending: [] };
+  const work = newWork(item);
+  const { result } = work;
   try {
     const scope = { account: message.account, mailbox: message.mailbox };
     let parsed: ParsedMessage | undefined;
@@ -201,7 +230,7 @@ export async function plan(
       } catch (error) {
         // A message the parser rejects still gets the envelope-level rules.
         if (isPostroomError(error) && error.code === 'BLOB_NOT_FOUND') throw error;
-        result.warnings.push(`message could not be parsed: ${describe(error).message}`);
+        result.warnings.push(`message could not be parsed: ${describeError(error).message}`);
       }
     }
     const evaluation = evaluate(toRuleInput(message, parsed), deps.rules, scope, {
@@ -228,10 +257,35 @@ export async function plan(
     }
     if (parsed) work.parsed = parsed;
   } catch (error) {
-    logger.warn('message could not be planned', { uid: message.uid, ...describe(error) });
+    logger.warn('message could not be planned', { uid: message.uid, ...describeError(error) });
     fail(work, error);
   }
   return work;
+}
+
+function newWork(item: BatchItem): Work {
+  const message = item.message;
+  const result: ItemResult = {
+    id: item.id,
+    account: message.account,
+    mailbox: message.mailbox,
+    uid: message.uid,
+    ...(message.envelope.subject !== undefined ? { subject: message.envelope.subject } : {}),
+    matched: [],
+    actions: [],
+    warnings: [],
+    status: 'done',
+  };
+  return { item, result, pending: [] };
+}
+
+/** The error of a message the batch did not reach in time (retryable: it stays queued). */
+function outOfTime(): PostroomError {
+  return new PostroomError(
+    'PROCESS_OUT_OF_TIME',
+    'not processed: the batch ran out of time first; left queued for redelivery',
+    { retryable: true },
+  );
 }
 
 /** The record of one completed (message, rule, action). */
@@ -243,21 +297,26 @@ async function applyImapActions(
   deps: ProcessDependencies,
   account: AccountConfig,
   works: Work[],
+  budget: Budget,
   logger: Logger,
 ): Promise<void> {
   let session: MailServer;
   try {
-    session = await deps.openSession(account);
+    session = await deps.openSession(account, { deadline: budget.deadline });
   } catch (error) {
     for (const w of works) fail(w, error);
     return;
   }
   try {
     for (const [mailbox, group] of groupBy(works, (w) => w.item.message.mailbox)) {
+      if (budget.spent()) {
+        for (const w of group) if (w.result.status !== 'failed') fail(w, outOfTime());
+        continue;
+      }
       try {
-        await applyInMailbox(deps, session, mailbox, group, logger);
+        await applyInMailbox(deps, session, mailbox, group, budget, logger);
       } catch (error) {
-        logger.error('actions in mailbox failed', { account: account.id, mailbox, ...describe(error) });
+        logger.error('actions in mailbox failed', { account: account.id, mailbox, ...describeError(error) });
         for (const w of group) if (w.result.status !== 'failed') fail(w, error);
         if (isPostroomError(error) && error.code === 'CONNECTION_LOST') break;
       }
@@ -275,6 +334,7 @@ async function applyInMailbox(
   session: MailServer,
   mailbox: string,
   works: Work[],
+  budget: Budget,
   logger: Logger,
 ): Promise<void> {
   // Redelivered COPYs first check the target for the Message-ID (the crash between
@@ -305,7 +365,7 @@ async function applyInMailbox(
       try {
         await folderPath(session, action.target, targets);
       } catch (error) {
-        report(work, action, 'failed', describe(error).message);
+        report(work, action, 'failed', describeError(error).message);
         fail(work, error);
       }
     }
@@ -379,13 +439,17 @@ async function applyInMailbox(
       }
     }
     for (const { action, entries } of groups.values()) {
+      if (budget.spent()) {
+        for (const entry of entries) fail(entry.work, outOfTime());
+        continue;
+      }
       const uids = entries.map((e) => e.work.item.message.uid);
       let outcome: { status: ActionStatus; note?: string };
       try {
         outcome = await runImapAction(session, action, uids, targets, copiedMoves.has(action));
       } catch (error) {
         for (const entry of entries) {
-          report(entry.work, entry.action, 'failed', describe(error).message);
+          report(entry.work, entry.action, 'failed', describeError(error).message);
           fail(entry.work, error);
         }
         if (isPostroomError(error) && error.code === 'CONNECTION_LOST') throw error;
@@ -403,7 +467,12 @@ async function applyInMailbox(
         try {
           await complete(deps, entry.work, entry.action, outcome.status, outcome.note);
         } catch (error) {
-          report(entry.work, entry.action, 'failed', `done, but not recorded: ${describe(error).message}`);
+          report(
+            entry.work,
+            entry.action,
+            'failed',
+            `done, but not recorded: ${describeError(error).message}`,
+          );
           fail(entry.work, error);
         }
       }
@@ -513,9 +582,9 @@ async function runOutward(
       uid: message.uid,
       rule: action.rule,
       kind: action.kind,
-      ...describe(error),
+      ...describeError(error),
     });
-    report(work, action, 'failed', describe(error).message);
+    report(work, action, 'failed', describeError(error).message);
     fail(work, error);
   }
 }
@@ -602,13 +671,7 @@ function groupKey(action: PlannedAction): string {
 
 function fail(work: Work, error: unknown): void {
   work.result.status = 'failed';
-  work.result.error ??= describe(error);
-}
-
-function describe(error: unknown): { code: string; message: string } {
-  if (isPostroomError(error)) return { code: error.code, message: error.message };
-  if (error instanceof Error) return { code: error.name, message: error.message };
-  return { code: 'UNKNOWN', message: String(error) };
+  work.result.error ??= describeError(error);
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {

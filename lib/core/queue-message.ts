@@ -1,6 +1,8 @@
 /**
- * Validation of queue bodies (the queue message contract in DESIGN.md):
- * whatever arrives from a queue is checked before anything acts on it.
+ * The queue message contract (DESIGN.md, "Queue message") as a zod schema,
+ * the one source of it: `QueueMessage` in `lib/ports.ts` is inferred from
+ * this. Whatever arrives from a queue is checked here before anything acts on
+ * it.
  */
 import * as z from 'zod';
 import type { QueueMessage } from '../ports.ts';
@@ -14,6 +16,7 @@ export const queueMessageSchema = z.object({
   uidValidity: z.number().int().positive(),
   uid: z.number().int().positive(),
   messageId: z.string().optional(),
+  /** The server's INTERNALDATE as ISO 8601. */
   internalDate: z.string(),
   size: z.number().int().nonnegative(),
   flags: z.array(z.string()),
@@ -22,6 +25,7 @@ export const queueMessageSchema = z.object({
     from: z.array(address),
     to: z.array(address),
     cc: z.array(address),
+    /** The Date header as ISO 8601, when the message had a parseable one. */
     date: z.string().optional(),
   }),
   blob: z.object({ bucket: z.string().optional(), key: z.string().min(1) }),
@@ -43,5 +47,5 @@ export function parseQueueMessage(body: string): ParsedQueueMessage {
       problems: result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`),
     };
   }
-  return { ok: true, message: result.data as QueueMessage };
+  return { ok: true, message: result.data };
 }

@@ -11,21 +11,10 @@
  */
 import { mailboxSettings } from '../config/mailbox-settings.ts';
 import type { AccountConfig } from '../config/schema.ts';
-import type { Logger } from '../ports.ts';
+import { describeError } from '../errors.ts';
+import type { Logger, MailboxWatch, WatchHandlers } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
 import type { PollResult } from './poll.ts';
-
-/** A running watch on one mailbox (IMAP IDLE, or the server's fallback). */
-export interface MailboxWatch {
-  close(): Promise<void>;
-}
-
-export interface WatchHandlers {
-  /** New mail arrived (EXISTS grew). */
-  onNewMail(): void;
-  /** The connection ended unexpectedly; the runner reconnects with backoff. */
-  onLost(error: unknown): void;
-}
 
 export interface RunnerDependencies {
   accounts: readonly AccountConfig[];
@@ -132,7 +121,7 @@ export class Runner {
           this.#logger.warn('IDLE connection lost; reconnecting', {
             account: account.id,
             mailbox,
-            error: message(error),
+            error: describeError(error).message,
           });
           this.#retryWatch(account, mailbox, 0);
           // Mail may have arrived while nobody listened.
@@ -150,7 +139,7 @@ export class Runner {
       this.#logger.warn('cannot watch mailbox; retrying', {
         account: account.id,
         mailbox,
-        error: message(error),
+        error: describeError(error).message,
       });
       // The timer opens attempt + 1: each failure doubles the ceiling once.
       this.#retryWatch(account, mailbox, attempt);
@@ -208,7 +197,7 @@ export class Runner {
     } catch (error) {
       this.#logger.error(`${job.kind} failed`, {
         ...(job.kind === 'poll' ? { account: job.account } : {}),
-        error: message(error),
+        error: describeError(error).message,
       });
       this.#deps.onJobDone?.(job, { ok: false, error });
     }
@@ -224,8 +213,4 @@ function sameJob(a: RunnerJob, b: RunnerJob): boolean {
     a.account === b.account &&
     (a.mailboxes === undefined || a.mailboxes.join('\0') === (b.mailboxes ?? []).join('\0'))
   );
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

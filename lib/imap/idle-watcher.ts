@@ -7,7 +7,7 @@
  * the safety net.
  */
 import type { AccountConfig } from '../config/schema.ts';
-import type { MailboxWatch, WatchHandlers } from '../core/runner.ts';
+import type { MailboxWatch, WatchHandlers } from '../ports.ts';
 import { type ConnectMailServerOptions, openImapFlow, redactor } from './connect.ts';
 import { commandError, imapError } from './errors.ts';
 import { toServerName } from './mailbox-names.ts';

@@ -19,8 +19,9 @@ import { type CopyResult, copyMessages, moveMessages } from './commands/copy-mov
 import { removeMessages } from './commands/expunge.ts';
 import { fetchSources } from './commands/fetch-bodies.ts';
 import { fetchMeta } from './commands/fetch-meta.ts';
+import { findByMessageId } from './commands/find-by-message-id.ts';
 import { ensureMailbox, resolveFolder } from './commands/folders.ts';
-import { existingUids, findByMessageId, searchNewerThan, searchSince } from './commands/search.ts';
+import { existingUids, searchNewerThan, searchSince } from './commands/search.ts';
 import { openMailbox } from './commands/select.ts';
 import { storeFlags } from './commands/store.ts';
 import type { PersonalNamespace } from './mailbox-names.ts';

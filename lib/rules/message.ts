@@ -164,7 +164,7 @@ function contentTypeOf(item: AttachmentStream): string {
 /**
  * mailparser is loaded on first use: only rules that test the body or the
  * attachments, or save attachments, parse messages, so a process whose rules
- * never do is spared loading it and its HTML-to-text stack (about 320 KB of
+ * never do is spared loading it and its HTML-to-text stack (a large part of
  * the process function's bundle, otherwise compiled and run at every cold start).
  */
 async function newParser(): Promise<MailParser> {

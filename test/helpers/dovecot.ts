@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
 import { inject } from 'vitest';
 import type { AccountConfig } from '#lib/config/schema.ts';
-import { addDovecotUser, type DovecotInfo, type PortPair } from '#lib/dovecot/private-dovecot.ts';
+import { addDovecotUser, type DovecotInfo, type PortPair } from '#lib/sandbox/dovecot/private-dovecot.ts';
 
-export type { DovecotInfo } from '#lib/dovecot/private-dovecot.ts';
+export type { DovecotInfo } from '#lib/sandbox/dovecot/private-dovecot.ts';
 
 /** A test user on the running instance. */
 export interface TestUser {

@@ -5,7 +5,7 @@
  * Each test file makes its own users, mailboxes, buckets, queues and tables.
  */
 import type { TestProject } from 'vitest/node';
-import { type DovecotInfo, startPrivateDovecot } from '#lib/dovecot/private-dovecot.ts';
+import { type DovecotInfo, startPrivateDovecot } from '#lib/sandbox/dovecot/private-dovecot.ts';
 import { startDynamoEmulator } from './dynamo-emulator.ts';
 import { startS3Emulator, startSqsEmulator } from './emulators.ts';
 

@@ -2,7 +2,7 @@
  * The whole pipeline for the rules-and-consumers suites: a fresh Dovecot user,
  * the real composition root (`openRuntime`) with the local stand-ins (a folder
  * and SQLite), the real poller and the real local driver
- * (`drainLocalQueue`, which calls `processBatch`). Tests APPEND mail, poll,
+ * (`drainQueue`, which calls `processBatch`). Tests APPEND mail, poll,
  * drain, and then look at the server through a separate setup session and at
  * `<store dir>/events.jsonl`, never through the adapter under test.
  */
@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import type { ImapFlow } from 'imapflow';
 import { afterEach } from 'vitest';
 import type { SqliteQueue } from '#lib/adapters/local/sqlite-queue.ts';
-import { drainLocalQueue } from '#lib/cli/commands/process.ts';
+import { openRuntime, type Runtime } from '#lib/composition/open-runtime.ts';
 import { type AccountConfig, configSchema, type PostroomConfig } from '#lib/config/schema.ts';
+import { drainQueue } from '#lib/core/drain.ts';
 import { type PollResult, pollAccount } from '#lib/core/poll.ts';
-import { type BatchItem, type ProcessResult, processBatch } from '#lib/core/process.ts';
+import { type BatchItem, type ProcessOptions, type ProcessResult, processBatch } from '#lib/core/process.ts';
 import type { Logger, PostroomEvent, ReceivedMessage } from '#lib/ports.ts';
-import { openRuntime, type Runtime } from '#lib/runtime.ts';
 import {
   type AppendInput,
   appendMessages,
@@ -82,10 +82,11 @@ export interface ProcessHarness {
   drain(batchSize?: number): Promise<ProcessResult[]>;
   /** Receives up to `max` visible queue messages as batch items (for driving `processBatch` by hand). */
   receive(max?: number): Promise<{ items: BatchItem[]; received: ReceivedMessage[] }>;
-  /** `processBatch` with the runtime's dependencies, optionally overridden. */
+  /** `processBatch` with the runtime's dependencies, optionally overridden, and its options (a deadline). */
   process(
     items: BatchItem[],
     overrides?: Partial<ReturnType<Runtime['processDependencies']>>,
+    options?: ProcessOptions,
   ): Promise<ProcessResult>;
   /** Every event written to `<store dir>/events.jsonl` so far. */
   events(): PostroomEvent[];
@@ -167,7 +168,7 @@ export async function createProcessHarness(options: ProcessHarnessOptions): Prom
       }),
     drain: async (batchSize = 50) => {
       const results: ProcessResult[] = [];
-      await drainLocalQueue(runtime, batchSize, (result) => results.push(result));
+      await drainQueue(runtime.drainDependencies(), { batchSize, onBatch: (result) => results.push(result) });
       return results;
     },
     receive: async (max = 100) => {
@@ -177,8 +178,8 @@ export async function createProcessHarness(options: ProcessHarnessOptions): Prom
         items: received.map((r) => ({ id: r.receipt, message: r.body, receiveCount: r.receiveCount })),
       };
     },
-    process: (items, overrides = {}) =>
-      processBatch({ ...runtime.processDependencies(), ...overrides }, items),
+    process: (items, overrides = {}, options = {}) =>
+      processBatch({ ...runtime.processDependencies(), ...overrides }, items, options),
     events: () =>
       existsSync(eventsFile)
         ? readFileSync(eventsFile, 'utf8')

@@ -294,6 +294,25 @@ describe('MailboxProcessor functions', () => {
     expect(sources('MailProcessFunction').filter(regexEngine)).not.toEqual([]);
   });
 
+  it('leaves the local stand-ins out of both bundles, and EventBridge out of the poll bundle', () => {
+    const sources = (prefix: string): string[] =>
+      JSON.parse(readFileSync(join(bundleDir(prefix), 'index.mjs.map'), 'utf8')).sources;
+    // SQLite and the folder store are the CLI's; the composition root keeps them apart.
+    const local = (source: string) =>
+      /\/lib\/(adapters\/local\/|composition\/(local|open-runtime)\.ts$)|\/node_modules\/better-sqlite3\//.test(
+        source,
+      );
+    for (const prefix of ['MailPollFunction', 'MailProcessFunction']) {
+      expect(sources(prefix).filter(local)).toEqual([]);
+      expect(sources(prefix)).toEqual(
+        expect.arrayContaining([expect.stringMatching(/\/lib\/composition\/aws\.ts$/)]),
+      );
+    }
+    const eventBridge = (source: string) => /\/node_modules\/@aws-sdk\/client-eventbridge\//.test(source);
+    expect(sources('MailPollFunction').filter(eventBridge)).toEqual([]);
+    expect(sources('MailProcessFunction').filter(eventBridge)).not.toEqual([]);
+  });
+
   it('bundles one build of each dependency and stubs the ones Postroom does not use', () => {
     for (const prefix of ['MailPollFunction', 'MailProcessFunction']) {
       const sources: string[] = JSON.parse(

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '#lib/config/load.ts';
-import { DEMO_FOLDERS, DEMO_PASSWORD_ENV, DEMO_USER } from '#lib/demo/config.ts';
+import { DEMO_FOLDERS, DEMO_PASSWORD_ENV, DEMO_USER } from '#lib/sandbox/demo/config.ts';
 import {
   DemoDirectoryError,
   type DemoMessageReport,
@@ -23,9 +23,9 @@ import {
   runDemoOnce,
   startDemo,
   watchDemo,
-} from '#lib/demo/demo.ts';
-import { type DemoKind, demoMessages, sampleDropMessage } from '#lib/demo/messages.ts';
-import { chooseStartMode, isPlaceholderHost } from '#lib/demo/start-mode.ts';
+} from '#lib/sandbox/demo/demo.ts';
+import { type DemoKind, demoMessages, sampleDropMessage } from '#lib/sandbox/demo/messages.ts';
+import { chooseStartMode, isPlaceholderHost } from '#lib/sandbox/demo/start-mode.ts';
 
 const run = promisify(execFile);
 const REPO = resolve(import.meta.dirname, '../..');

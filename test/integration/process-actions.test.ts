@@ -16,7 +16,7 @@ async function streamBytes(stream: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** The issue's contract rules, plus a catch-all that shows which messages `stop` kept from later rules. */
+/** The rule language's example rules (the contract), plus a catch-all that shows which messages `stop` kept from later rules. */
 const contractRules = [
   {
     name: 'invoices',

@@ -8,7 +8,7 @@ import { type Rule, rulesSchema } from '#lib/rules/schema.ts';
 
 const scope = { account: 'home', mailbox: 'INBOX' };
 
-/** The rule language example of issue 3, verbatim (the contract). */
+/** The rule language's example, verbatim (the contract; also in examples/postroom.example.yaml). */
 const ISSUE_EXAMPLE = readFileSync(new URL('../fixtures/rules/issue-example.yaml', import.meta.url), 'utf8');
 
 async function fixtureInput(name: string): Promise<RuleInput> {
@@ -38,7 +38,7 @@ const message: RuleInput = {
   warnings: [],
 };
 
-describe('the example of issue 3', () => {
+describe('the rule language example', () => {
   const config = parseConfig(ISSUE_EXAMPLE);
   const cases = [
     { fixture: 'invoice', matched: ['invoices'] },

@@ -7,7 +7,7 @@ import { configSchema } from '#lib/config/schema.ts';
 import { ConfigError } from '#lib/errors.ts';
 import { CONDITION_KEYS, rulesSchema, STRING_TEST_KEYS } from '#lib/rules/schema.ts';
 
-/** The rule language example of issue 3, verbatim (the contract). */
+/** The rule language's example, verbatim (the contract; also in examples/postroom.example.yaml). */
 const ISSUE_EXAMPLE = readFileSync(new URL('../fixtures/rules/issue-example.yaml', import.meta.url), 'utf8');
 
 /** The `path: message` lines parseConfig reports for `yaml`. */
@@ -30,7 +30,7 @@ function rule(lines: string): string {
 }
 
 describe('rule schema', () => {
-  it('accepts the example of issue 3 with defaults applied', () => {
+  it('accepts the rule language example with defaults applied', () => {
     // Prepare / Act
     const config = parseConfig(ISSUE_EXAMPLE);
 

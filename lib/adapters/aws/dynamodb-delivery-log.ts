@@ -13,12 +13,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { PostroomError } from '../../errors.ts';
 import type { DeliveryLog } from '../../ports.ts';
+import { forEachLimited } from '../../work-pool.ts';
 import {
   chunk,
   type DynamoStoreOptions,
   documentClient,
   escapeKey,
-  forEachLimited,
   keyPart,
   sleep,
 } from './dynamodb-table.ts';

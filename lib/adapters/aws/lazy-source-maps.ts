@@ -4,11 +4,10 @@
  * first formatted.
  *
  * Why not `--enable-source-maps`: Node then reads and indexes the whole map
- * while it loads the bundle, on every cold start, error or not: about 12% of
- * importing a handler (valgrind: 1,156M vs 1,025M instructions for the process
- * function on Node 20, 1,316M vs 1,164M on Node 22). `source-map-support` does
- * this lazily too, but brings the `source-map` package (~70 KB more to parse at
- * every cold start); Node's own `module.SourceMap` does the decoding here.
+ * while it loads the bundle, on every cold start, error or not, a noticeable
+ * share of importing a handler. `source-map-support` does this lazily too,
+ * but brings the `source-map` package, more to parse at every cold start;
+ * Node's own `module.SourceMap` does the decoding here.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';

@@ -59,9 +59,9 @@ export interface S3BlobStoreOptions {
   partSize?: number;
   /**
    * Parts uploaded at once for one streamed body. One: while a part uploads,
-   * the next fills from IMAP, which is usually the slower side anyway; a
-   * second part in flight added ~30 MB to a poller's peak on a 50 MB message
-   * (bench:ingest, AWS emulators). @default 1
+   * the next fills from IMAP, which is usually the slower side anyway; each
+   * further part in flight is another part's worth of a poller's peak memory
+   * for no gain. @default 1
    */
   queueSize?: number;
 }

@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { QueueSendError } from '../../errors.ts';
 import type { Queue, QueueMessage } from '../../ports.ts';
+import { forEachLimited } from '../../work-pool.ts';
 import { sqsClientConfig } from './clients.ts';
 
 /** SQS limits per SendMessageBatch request. */
@@ -100,7 +101,7 @@ export class SqsQueue implements Queue {
         tasks.push(() => this.sendChunk(batch, failed, errors));
       }
     }
-    await runLimited(tasks, this.concurrency);
+    await forEachLimited(tasks, this.concurrency, (task) => task());
     if (failed.length > 0) {
       const codes = [...new Set(failed.map((f) => f.code).filter((c): c is string => c !== undefined))];
       throw new QueueSendError(
@@ -216,17 +217,6 @@ function groupBy<T>(items: T[], keyOf: (item: T) => string): T[][] {
     else groups.set(key, [item]);
   }
   return [...groups.values()];
-}
-
-async function runLimited(tasks: Array<() => Promise<void>>, limit: number): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      const task = tasks[next++]!;
-      await task();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
 }
 
 function backoff(baseMs: number, retry: number): number {

@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { BlobNotFoundError, PostroomError } from '../../errors.ts';
 import { heldPieces, isHeldBytes } from '../../held-bytes.ts';
 import type { BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
+import { forEachLimited } from '../../work-pool.ts';
 
 /** A blob key that could escape the store's folder or name no file (`..`, a leading `/`, empty segments). */
 export class InvalidBlobKeyError extends PostroomError {
@@ -304,14 +305,6 @@ async function fsyncPath(path: string, dataOnly = false): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-async function forEachLimited<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await task(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function toBytes(chunk: unknown): Uint8Array {

@@ -18,7 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { PostroomError, QueueSendError } from '../../errors.ts';
+import { describeError, PostroomError, QueueSendError } from '../../errors.ts';
 import type { MessageRef, Queue, QueueConsumer, QueueMessage, ReceivedMessage } from '../../ports.ts';
 import { openDatabase, type SqliteDatabase } from './sqlite.ts';
 
@@ -233,10 +233,13 @@ export class SqliteQueue implements Queue, QueueConsumer {
       this.sendTx.immediate(messages, this.clock());
     } catch (error) {
       // The transaction rolled back: none of the batch was queued, which is what the port promises.
-      throw new QueueSendError(`none of ${messages.length} messages were queued: ${errorMessage(error)}`, {
-        cause: error,
-        context: { failed: messages.length, total: messages.length },
-      });
+      throw new QueueSendError(
+        `none of ${messages.length} messages were queued: ${describeError(error).message}`,
+        {
+          cause: error,
+          context: { failed: messages.length, total: messages.length },
+        },
+      );
     }
   }
 
@@ -313,10 +316,6 @@ export class SqliteQueue implements Queue, QueueConsumer {
     );
     this.statements.remove.run(row.id);
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function toDeadLetter(row: DeadLetterRow): DeadLetter {

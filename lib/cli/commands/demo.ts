@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_DEMO_DIR } from '../../demo/config.ts';
+import { DEFAULT_DEMO_DIR } from '../../sandbox/demo/config.ts';
 import {
   type DemoEnvironment,
   type DemoMessageReport,
@@ -9,9 +9,9 @@ import {
   runDemoPass,
   startDemo,
   watchDemo,
-} from '../../demo/demo.ts';
-import { ensureDovecotInstalled } from '../../demo/install-dovecot.ts';
-import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
+} from '../../sandbox/demo/demo.ts';
+import { ensureDovecotInstalled } from '../../sandbox/demo/install-dovecot.ts';
+import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { sharedRedactor, type Terminal, table } from '../output.ts';
 
 interface DemoCommandOptions extends GlobalOptions {

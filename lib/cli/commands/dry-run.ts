@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { type DryRunEntry, dryRunMailbox, dryRunRaw } from '../../core/dry-run.ts';
 import { ConfigError } from '../../errors.ts';
-import { openRuntime } from '../../runtime.ts';
-import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
+import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { sharedRedactor, table } from '../output.ts';
 
 interface DryRunOptions extends GlobalOptions {

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
+import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { type PollResult, pollAccount } from '../../core/poll.ts';
-import { ConfigError } from '../../errors.ts';
-import { openRuntime } from '../../runtime.ts';
-import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
+import { ConfigError, describeError } from '../../errors.ts';
+import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { sharedRedactor, table } from '../output.ts';
 import { ProgressLine } from '../progress.ts';
 
@@ -71,7 +71,7 @@ Examples:
         } catch (error) {
           progress.done();
           // One account failing (auth, network, TLS) does not stop the others.
-          failures.push(error instanceof Error ? error.message : String(error));
+          failures.push(describeError(error).message);
           if (options.verbose && error instanceof Error && error.stack) terminal.say(error.stack);
         }
       }

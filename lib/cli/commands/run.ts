@@ -1,17 +1,17 @@
 import type { Command } from 'commander';
+import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { mailboxSettings } from '../../config/mailbox-settings.ts';
+import { drainQueue } from '../../core/drain.ts';
 import { pollAccount } from '../../core/poll.ts';
 import { Runner } from '../../core/runner.ts';
 import { msUntilNext } from '../../core/schedule.ts';
 import { ConfigError } from '../../errors.ts';
-import { openRuntime } from '../../runtime.ts';
-import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
+import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { sharedRedactor } from '../output.ts';
 import { ProgressLine } from '../progress.ts';
-import { drainLocalQueue } from './process.ts';
 
-/** SIGTERM must end the process within 10 s (issue 5); leave a margin for LOGOUT. */
+/** SIGTERM must end the process within 10 s (service managers kill it after that); leave a margin for LOGOUT. */
 const STOP_DEADLINE_MS = 9_000;
 /** After a clean stop, how long a leftover connection attempt may keep the process alive. */
 const STOP_GRACE_MS = 1_000;
@@ -71,7 +71,7 @@ Examples:
             progress.done();
           }
         },
-        processQueue: (signal) => drainLocalQueue(runtime, 50, undefined, signal),
+        processQueue: (signal) => drainQueue(runtime.drainDependencies(), { signal }),
         watch: (account, mailbox, handlers) => runtime.watchMailbox(account, mailbox, handlers),
         onJobDone: (job, outcome) => {
           if (quiet || !outcome.ok) return;

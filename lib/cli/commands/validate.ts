@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.ts';
 import { mailboxSettings } from '../../config/mailbox-settings.ts';
 import { ConfigError } from '../../errors.ts';
-import { addCommonOptions, type GlobalOptions, terminalFor } from '../main.ts';
+import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 
 export function registerValidate(program: Command): void {
   addCommonOptions(

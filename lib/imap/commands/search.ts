@@ -3,10 +3,8 @@
  * (RFC 9051 6.4.4). Searches over many UIDs go in windows, so that no answer
  * line grows past `limits.maxLineBytes` however large the mailbox is.
  */
-import type { ServerPath } from '../../ports.ts';
 import type { ImapSession } from '../session.ts';
 import { expandSet, isNzNumber, uidSets } from '../uid-sets.ts';
-import { openMailbox } from './select.ts';
 
 /** UIDs per search window: at most 11 bytes each in the answer, so well under 1 MiB. */
 const SEARCH_WINDOW = 50_000;
@@ -82,27 +80,6 @@ export async function existingUids(session: ImapSession, uids: number[]): Promis
 export async function highestUid(session: ImapSession): Promise<number> {
   const found = await uidSearch(session, uidCriteria('*'), 'UID SEARCH UID *');
   return found.at(-1) ?? 0;
-}
-
-/**
- * UIDs of messages with this Message-ID in a folder. EXAMINEs that folder
- * unless it is the selected one: select the source again afterwards.
- */
-export async function findByMessageId(
-  session: ImapSession,
-  path: ServerPath,
-  messageId: string,
-): Promise<number[]> {
-  if (session.selected?.path !== path) await openMailbox(session, session.logicalName(path), path, true);
-  return uidSearch(
-    session,
-    [
-      { type: 'ATOM', value: 'HEADER' },
-      { type: 'STRING', value: 'Message-ID' },
-      { type: 'STRING', value: messageId },
-    ],
-    'UID SEARCH HEADER Message-ID',
-  );
 }
 
 /** IMAP `date` (RFC 3501 9: `1-Feb-2026`), in UTC like the rest of Postroom. */

@@ -14,18 +14,18 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { openDatabase } from '../adapters/local/sqlite.ts';
-import { drainLocalQueue } from '../cli/commands/process.ts';
-import type { AccountConfig, PostroomConfig } from '../config/schema.ts';
-import { pollAccount } from '../core/poll.ts';
-import type { ItemResult, ProcessResult } from '../core/process.ts';
-import { Runner } from '../core/runner.ts';
-import { msUntilNext } from '../core/schedule.ts';
+import { openDatabase } from '../../adapters/local/sqlite.ts';
+import { openRuntime, type Runtime } from '../../composition/open-runtime.ts';
+import type { AccountConfig, PostroomConfig } from '../../config/schema.ts';
+import { drainQueue } from '../../core/drain.ts';
+import { pollAccount } from '../../core/poll.ts';
+import type { ItemResult, ProcessResult } from '../../core/process.ts';
+import { Runner } from '../../core/runner.ts';
+import { msUntilNext } from '../../core/schedule.ts';
+import { PostroomError } from '../../errors.ts';
+import type { Logger } from '../../ports.ts';
+import { silentLogger } from '../../ports.ts';
 import { type PrivateDovecot, startPrivateDovecot } from '../dovecot/private-dovecot.ts';
-import { PostroomError } from '../errors.ts';
-import type { Logger } from '../ports.ts';
-import { silentLogger } from '../ports.ts';
-import { openRuntime, type Runtime } from '../runtime.ts';
 import { buildDemoConfig, DEFAULT_DEMO_DIR, DEMO_PASSWORD_ENV, DEMO_USER } from './config.ts';
 import { type DropFolder, watchDropFolder } from './drop-folder.ts';
 import { demoMessages, sampleDropMessage } from './messages.ts';
@@ -263,15 +263,17 @@ async function processQueue(
     events: 0,
     messages: [],
   };
-  await drainLocalQueue(runtime, 50, (result) => {
-    const batch = summarise(result);
-    total.processed += batch.processed;
-    total.failed += batch.failed;
-    total.events += batch.events;
-    total.messages.push(...batch.messages);
-    for (const [kind, n] of Object.entries(batch.actions))
-      total.actions[kind] = (total.actions[kind] ?? 0) + n;
-    onBatch?.(batch);
+  await drainQueue(runtime.drainDependencies(), {
+    onBatch: (result) => {
+      const batch = summarise(result);
+      total.processed += batch.processed;
+      total.failed += batch.failed;
+      total.events += batch.events;
+      total.messages.push(...batch.messages);
+      for (const [kind, n] of Object.entries(batch.actions))
+        total.actions[kind] = (total.actions[kind] ?? 0) + n;
+      onBatch?.(batch);
+    },
   });
   total.messages.sort((a, b) => a.uid - b.uid);
   return total;

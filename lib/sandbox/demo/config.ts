@@ -1,14 +1,14 @@
 /**
- * The demo's config: one account on the private Dovecot, the example rules of
- * issue 3 (invoices, alerts, newsletters, prizes) plus bounces and
+ * The demo's config: one account on the private Dovecot, the example rules
+ * (invoices, alerts, newsletters, prizes) plus bounces and
  * auto-replies, and the local store under `.postroom/demo`. It is written as
  * YAML first and then parsed by the same loader every command uses, so the
  * file a user finds in `.postroom/demo/postroom.yaml` is exactly what ran.
  */
 import { isAbsolute, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { parseConfig } from '../config/load.ts';
-import type { PostroomConfig } from '../config/schema.ts';
+import { parseConfig } from '../../config/load.ts';
+import type { PostroomConfig } from '../../config/schema.ts';
 
 /** The environment variable the demo account's password is read from (set in-process by the demo). */
 export const DEMO_PASSWORD_ENV = 'POSTROOM_DEMO_PASSWORD';
@@ -28,7 +28,8 @@ export const DEMO_FOLDERS = {
 
 /**
  * The demo rules, as a user would write them under `rules:`. The first four
- * are the example of issue 3 (also in `examples/postroom.example.yaml`).
+ * are the rule language's example (`examples/postroom.example.yaml`,
+ * `test/fixtures/rules/issue-example.yaml`).
  */
 export const DEMO_RULES = [
   {

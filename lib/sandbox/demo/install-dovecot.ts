@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import type { Logger } from '../ports.ts';
+import type { Logger } from '../../ports.ts';
 import { dovecotInstalled } from './demo.ts';
 
 const POLICY = '/usr/sbin/policy-rc.d';

@@ -9,8 +9,9 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../ports.ts';
-import { silentLogger } from '../ports.ts';
+import { describeError } from '../../errors.ts';
+import type { Logger } from '../../ports.ts';
+import { silentLogger } from '../../ports.ts';
 
 export interface DropFolderOptions {
   logger?: Logger;
@@ -67,7 +68,7 @@ export async function watchDropFolder(
       } catch (error) {
         logger.warn('could not deliver dropped file; moved to failed/', {
           file: name,
-          error: error instanceof Error ? error.message : String(error),
+          error: describeError(error).message,
         });
         await rename(file, await freeName(failed, name)).catch(() => {});
       }
@@ -88,7 +89,7 @@ export async function watchDropFolder(
         } while (again && !closed && (await pause(settleMs)));
       } catch (error) {
         logger.warn('drop folder scan failed', {
-          error: error instanceof Error ? error.message : String(error),
+          error: describeError(error).message,
         });
       } finally {
         running = undefined;

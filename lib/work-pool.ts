@@ -1,7 +1,9 @@
 /**
- * Bounded concurrency for blob puts on the ingest path: `start` waits only for
- * a free slot, so the IMAP reader keeps going while earlier puts finish, and
- * `drain` waits for all of them and rethrows the first failure.
+ * Bounded concurrency, the one helper for it: at most `limit` tasks run at
+ * once. `WorkPool` takes tasks as they come (the ingest path: `start` waits
+ * only for a free slot, so the IMAP reader keeps going while earlier puts
+ * finish); `forEachLimited` runs a list known up front. After a failure no
+ * new task starts; the ones running finish, then the first failure is thrown.
  */
 export class WorkPool {
   readonly #limit: number;
@@ -32,5 +34,20 @@ export class WorkPool {
 
   #throwIfFailed(): void {
     if (this.#failure) throw this.#failure.error;
+  }
+}
+
+/** Runs `task` over `items`, at most `limit` at once, in no promised order of completion. */
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  const pool = new WorkPool(limit);
+  try {
+    for (const item of items) await pool.start(() => task(item));
+  } finally {
+    // Also after a failed start: the tasks already running finish before the error is thrown.
+    await pool.drain();
   }
 }

@@ -11,8 +11,8 @@
  * domains. `localhost`, loopback addresses and `.test` hosts count as real:
  * a user may well run their own server there.
  */
-import { loadConfig } from '../config/load.ts';
-import { ConfigError } from '../errors.ts';
+import { loadConfig } from '../../config/load.ts';
+import { ConfigError } from '../../errors.ts';
 
 export interface StartMode {
   mode: 'run' | 'demo';

@@ -1,0 +1,35 @@
+/**
+ * What every `postroom` command shares: the common options and the terminal
+ * they configure. Its own module, so that the commands need not import the
+ * program that registers them.
+ */
+import { type Command, Option } from 'commander';
+import { type LogLevel, Terminal } from './output.ts';
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  config: string;
+  json?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+  trace?: boolean;
+}
+
+export function terminalFor(options: GlobalOptions): Terminal {
+  const level: LogLevel = options.verbose ? 'debug' : options.quiet || options.json ? 'error' : 'warn';
+  return new Terminal({ level });
+}
+
+export function addCommonOptions(command: Command, { config = true } = {}): Command {
+  if (config) {
+    command.addOption(
+      new Option('-c, --config <file>', 'config file (YAML or JSON)')
+        .env('POSTROOM_CONFIG_FILE')
+        .default('postroom.yaml'),
+    );
+  }
+  return command
+    .option('--json', 'print one JSON document on stdout (for scripts); logs go to stderr')
+    .option('-v, --verbose', 'more detail in logs, and stack traces on errors')
+    .option('-q, --quiet', 'only errors');
+}

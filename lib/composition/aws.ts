@@ -1,0 +1,75 @@
+/**
+ * The AWS side of the composition root: S3, SQS, DynamoDB (one table),
+ * EventBridge and Secrets Manager. What the Lambda handlers import, and what
+ * `open-runtime.ts` loads for `store.kind: aws`; nothing local is reachable
+ * from here.
+ */
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { awsClientConfig } from '../adapters/aws/clients.ts';
+import { DynamoCheckpointStore } from '../adapters/aws/dynamodb-checkpoint-store.ts';
+import { DynamoDeliveryLog } from '../adapters/aws/dynamodb-delivery-log.ts';
+import { DynamoIdempotencyStore } from '../adapters/aws/dynamodb-idempotency-store.ts';
+import { DynamoLeaseStore } from '../adapters/aws/dynamodb-lease-store.ts';
+import { EventBridgeEventSink } from '../adapters/aws/eventbridge-event-sink.ts';
+import { S3BlobStore } from '../adapters/aws/s3-blob-store.ts';
+import { fetchSecretFromSecretsManager } from '../adapters/aws/secrets.ts';
+import { SqsQueue } from '../adapters/aws/sqs-queue.ts';
+import type { PostroomConfig, StoreConfig } from '../config/schema.ts';
+import { PostroomError } from '../errors.ts';
+import type { EventSink, Stores } from '../ports.ts';
+import { composeRuntime, type DriverOptions, type Runtime } from './runtime.ts';
+
+export type AwsStoreConfig = Extract<StoreConfig, { kind: 'aws' }>;
+
+export interface AwsRuntimeOptions extends DriverOptions {
+  store: AwsStoreConfig;
+}
+
+/**
+ * Every AWS adapter, events to EventBridge when `store.eventBus` names a bus:
+ * for the process Lambda and for the CLI with `store.kind: aws`.
+ */
+export function openAwsRuntime(config: PostroomConfig, options: AwsRuntimeOptions): Runtime {
+  const { eventBus } = options.store;
+  const events = eventBus ? new EventBridgeEventSink({ eventBusName: eventBus }) : undefined;
+  return composeAws(config, options, events);
+}
+
+/**
+ * {@link openAwsRuntime} without an event sink, for the poll Lambda: polling
+ * never emits, so its bundle leaves the EventBridge client out.
+ */
+export function openAwsPollRuntime(config: PostroomConfig, options: AwsRuntimeOptions): Runtime {
+  return composeAws(config, options, undefined);
+}
+
+function composeAws(config: PostroomConfig, options: AwsRuntimeOptions, events: EventSink | undefined) {
+  return composeRuntime(config, {
+    ...options,
+    stores: openAwsStores(options.store, events),
+    fetchSecret: fetchSecretFromSecretsManager,
+  });
+}
+
+function openAwsStores(store: AwsStoreConfig, events: EventSink | undefined): Stores {
+  // One DynamoDB client (one connection pool) for all four state stores.
+  const table = { tableName: store.table, client: new DynamoDBClient(awsClientConfig()) };
+  return {
+    kind: 'aws',
+    blobs: new S3BlobStore({ bucket: store.bucket }),
+    queue: new SqsQueue({ queueUrl: store.queueUrl }),
+    checkpoints: new DynamoCheckpointStore(table),
+    leases: new DynamoLeaseStore(table),
+    deliveries: new DynamoDeliveryLog(table),
+    idempotency: new DynamoIdempotencyStore(table),
+    events: events ?? {
+      emit: async () => {
+        throw new PostroomError(
+          'EVENTS_UNCONFIGURED',
+          'a rule emits events but no event bus is configured (store.eventBus)',
+        );
+      },
+    },
+  };
+}

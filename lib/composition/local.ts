@@ -1,0 +1,52 @@
+/**
+ * The local side of the composition root: blobs in a folder, and queue,
+ * checkpoints, leases, delivery log and idempotency records in one SQLite
+ * file, `<dir>/postroom.db`; events go to `<dir>/events.jsonl`. Only
+ * `open-runtime.ts` loads it, for `store.kind: local`.
+ */
+import { join } from 'node:path';
+import { FsBlobStore } from '../adapters/local/fs-blob-store.ts';
+import { JsonlEventSink } from '../adapters/local/jsonl-event-sink.ts';
+import { openDatabase } from '../adapters/local/sqlite.ts';
+import { SqliteCheckpointStore } from '../adapters/local/sqlite-checkpoint-store.ts';
+import { SqliteDeliveryLog } from '../adapters/local/sqlite-delivery-log.ts';
+import { SqliteIdempotencyStore } from '../adapters/local/sqlite-idempotency-store.ts';
+import { SqliteLeaseStore } from '../adapters/local/sqlite-lease-store.ts';
+import { SqliteQueue } from '../adapters/local/sqlite-queue.ts';
+import type { PostroomConfig, StoreConfig } from '../config/schema.ts';
+import type { Stores } from '../ports.ts';
+import { composeRuntime, type DriverOptions, type Runtime } from './runtime.ts';
+
+export type LocalStoreConfig = Extract<StoreConfig, { kind: 'local' }>;
+
+export interface LocalRuntimeOptions extends DriverOptions {
+  store: LocalStoreConfig;
+}
+
+/** The embedded stand-ins under `store.dir`, for the CLI, the demo and tests. */
+export function openLocalRuntime(config: PostroomConfig, options: LocalRuntimeOptions): Runtime {
+  return composeRuntime(config, {
+    ...options,
+    stores: openLocalStores(options.store, config.aws?.processor.maxReceives ?? 5),
+  });
+}
+
+function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
+  const file = join(store.dir, 'postroom.db');
+  const db = openDatabase(file);
+  const queue = new SqliteQueue(db, { maxReceives });
+  const eventsFile = join(store.dir, 'events.jsonl');
+  return {
+    kind: 'local',
+    blobs: new FsBlobStore(store.dir, { deferSync: true }),
+    queue,
+    consumer: queue,
+    checkpoints: new SqliteCheckpointStore({ db }),
+    // Leases need not survive a power cut, only their process (see sqlite.ts).
+    leases: new SqliteLeaseStore({ db: openDatabase(file, 'process') }),
+    deliveries: new SqliteDeliveryLog({ db }),
+    idempotency: new SqliteIdempotencyStore({ db }),
+    events: new JsonlEventSink(eventsFile),
+    eventsFile,
+  };
+}

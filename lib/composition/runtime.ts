@@ -1,0 +1,134 @@
+/**
+ * The composition root's core: binds the ports to implementations and hands
+ * each use case its dependencies. The stores come in ready-made, from
+ * `aws.ts` or `local.ts` beside this file, so this module imports neither set:
+ * a Lambda bundle never pulls in the local adapters (SQLite, a folder), and
+ * `open-runtime.ts` loads only the set the config names.
+ */
+import { hostname } from 'node:os';
+import { createWebhookSender } from '../adapters/webhook-sender.ts';
+import type { AccountConfig, PostroomConfig, SecretRef } from '../config/schema.ts';
+import { resolveSecret, type SecretFetcher } from '../config/secrets.ts';
+import type { DrainDependencies } from '../core/drain.ts';
+import type { PollDependencies } from '../core/poll.ts';
+import type { ProcessDependencies } from '../core/process.ts';
+import { ConfigError } from '../errors.ts';
+import { connectMailServer } from '../imap/connect.ts';
+import { watchMailbox } from '../imap/idle-watcher.ts';
+import type { Logger, MailboxWatch, OpenSession, Stores, WatchHandlers } from '../ports.ts';
+
+/** What every driver gives the runtime, whichever stores it runs with. */
+export interface DriverOptions {
+  logger: Logger;
+  /** Receives the IMAP dialog as `C:`/`S:` lines, credentials redacted (`--trace`). */
+  trace?: { say(line: string): void };
+  /** Told every secret value as it is resolved, so output can redact it. */
+  onSecret?: (value: string) => void;
+  env?: NodeJS.ProcessEnv;
+  /** Names this process in leases. @default host:pid */
+  ownerId?: string;
+}
+
+export interface RuntimeOptions extends DriverOptions {
+  stores: Stores;
+  /** Resolves `{ secret }` references (Secrets Manager in AWS); absent locally. */
+  fetchSecret?: SecretFetcher;
+}
+
+export interface Runtime {
+  config: PostroomConfig;
+  stores: Stores;
+  logger: Logger;
+  /** Resolves the account's password and opens an authenticated IMAP session. */
+  openSession: OpenSession;
+  pollDependencies(ownerId?: string): PollDependencies;
+  processDependencies(): ProcessDependencies;
+  /** {@link processDependencies} plus the local queue's consumer; throws for `store.kind: aws`. */
+  drainDependencies(): DrainDependencies;
+  /** Watches a mailbox with IMAP IDLE on a connection of its own (`postroom run`). */
+  watchMailbox(account: AccountConfig, mailbox: string, handlers: WatchHandlers): Promise<MailboxWatch>;
+  close(): Promise<void>;
+}
+
+export function composeRuntime(config: PostroomConfig, options: RuntimeOptions): Runtime {
+  const { stores, fetchSecret } = options;
+  const defaultOwner = options.ownerId ?? `${hostname()}:${process.pid}`;
+
+  const secretOptions = {
+    ...(options.env ? { env: options.env } : {}),
+    ...(fetchSecret ? { fetchSecret } : {}),
+  };
+  const sendWebhook = createWebhookSender();
+
+  const secretValue = async (ref: SecretRef): Promise<string> => {
+    const value = await resolveSecret(ref, secretOptions);
+    options.onSecret?.(value);
+    return value;
+  };
+
+  // The IMAP library's own chatter (its warnings repeat what the ImapError
+  // already says, in its words) is debug detail: visible with --verbose.
+  const libraryLogger: Logger = {
+    debug: (m, a) => options.logger.debug(m, a),
+    info: (m, a) => options.logger.debug(m, a),
+    warn: (m, a) => options.logger.debug(m, a),
+    error: (m, a) => options.logger.debug(m, a),
+  };
+  const trace = options.trace ? { trace: (line: string) => options.trace?.say(line) } : {};
+
+  const openSession: OpenSession = async (account, sessionOptions = {}) => {
+    return connectMailServer(account, {
+      ...sessionOptions,
+      password: await secretValue(account.auth.password),
+      largeMessageBytes: config.ingest.largeMessageBytes,
+      logger: libraryLogger,
+      // The session's own warnings (a server breaking UID rules) are the user's to see.
+      warnings: options.logger,
+      ...trace,
+    });
+  };
+
+  const processDependencies = (): ProcessDependencies => ({
+    rules: config.rules,
+    accounts: config.accounts,
+    blobs: stores.blobs,
+    idempotency: stores.idempotency,
+    events: stores.events,
+    openSession,
+    resolveSecret: secretValue,
+    sendWebhook,
+    logger: options.logger,
+    idempotencyTtlSeconds: (config.aws?.idempotencyDays ?? 14) * 86_400,
+  });
+
+  return {
+    config,
+    stores,
+    logger: options.logger,
+    openSession,
+    watchMailbox: async (account, mailbox, handlers) =>
+      watchMailbox(account, mailbox, handlers, {
+        password: await secretValue(account.auth.password),
+        logger: libraryLogger,
+        ...trace,
+      }),
+    pollDependencies: (ownerId = defaultOwner) => ({
+      ...stores,
+      openSession,
+      logger: options.logger,
+      ownerId,
+    }),
+    processDependencies,
+    drainDependencies: () => {
+      if (!stores.consumer) {
+        throw new ConfigError('no local queue to drain; in AWS the process Lambda consumes SQS', [
+          'store.kind: expected local',
+        ]);
+      }
+      return { ...processDependencies(), consumer: stores.consumer };
+    },
+    close: async () => {
+      // SQLite handles stay open for the process (they are shared); nothing else holds resources.
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * Draining a queue this process receives from itself, batch by batch, until
+ * nothing visible is left: the local driver behind `postroom process`,
+ * `postroom run` and the demo. (In AWS, Lambda's SQS event source receives and
+ * the process function reports failures per message.)
+ *
+ * Written against the ports only.
+ */
+import { isPostroomError } from '../errors.ts';
+import type { QueueConsumer } from '../ports.ts';
+import { type BatchItem, type ProcessDependencies, type ProcessResult, processBatch } from './process.ts';
+
+export interface DrainDependencies extends ProcessDependencies {
+  consumer: QueueConsumer;
+}
+
+export interface DrainOptions {
+  /** Messages per batch (one IMAP session per account per batch). @default 50 */
+  batchSize?: number;
+  /** Stops between batches when aborted: the batch in flight is finished and acked. */
+  signal?: AbortSignal;
+  /** Called with every batch's result, for progress output and reports. */
+  onBatch?(result: ProcessResult): void;
+  /**
+   * How long received messages stay hidden: long enough for a batch of IMAP
+   * actions and webhooks; a crashed run's messages reappear after it.
+   * @default 300000
+   */
+  visibilityTimeoutMs?: number;
+}
+
+export interface DrainResult {
+  processed: number;
+  failed: number;
+  /** Completed actions by kind, over every batch. */
+  actions: Record<string, number>;
+}
+
+/** Receives, processes, acks or releases until the queue has nothing visible. */
+export async function drainQueue(deps: DrainDependencies, options: DrainOptions = {}): Promise<DrainResult> {
+  const { consumer } = deps;
+  const batchSize = options.batchSize ?? 50;
+  const visibilityMs = options.visibilityTimeoutMs ?? 5 * 60_000;
+  const total: DrainResult = { processed: 0, failed: 0, actions: {} };
+  // Failed messages are released only when the run ends: released at once, they
+  // would be received again in this run, and every receive counts toward
+  // maxReceives, so one real attempt could dead-letter them with a reason that
+  // is not theirs. Meanwhile the visibility timeout keeps them hidden.
+  const failed: { receipt: string; reason: string }[] = [];
+  try {
+    while (!options.signal?.aborted) {
+      const received = await consumer.receive(batchSize, visibilityMs);
+      if (received.length === 0) break;
+      const items: BatchItem[] = received.map((r) => ({
+        id: r.receipt,
+        message: r.body,
+        receiveCount: r.receiveCount,
+      }));
+      const result = await processBatch(deps, items);
+      for (const item of result.items) {
+        if (item.status === 'done') await consumer.ack(item.id);
+        else failed.push({ receipt: item.id, reason: item.error?.message ?? 'failed' });
+      }
+      total.processed += result.processed;
+      total.failed += result.failed;
+      for (const [kind, n] of Object.entries(result.actions))
+        total.actions[kind] = (total.actions[kind] ?? 0) + n;
+      options.onBatch?.(result);
+    }
+  } finally {
+    for (const { receipt, reason } of failed) {
+      // A run longer than the visibility timeout lost the receipt: the message is visible again anyway.
+      await consumer.release(receipt, reason).catch((error: unknown) => {
+        if (!(isPostroomError(error) && error.code === 'QUEUE_RECEIPT_STALE')) throw error;
+      });
+    }
+  }
+  return total;
+}
