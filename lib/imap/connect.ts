@@ -201,8 +201,11 @@ export async function openImapFlow(
       onTrip: () => client.close(),
     });
     watchdog.busy(`connect and login to ${account.host}:${account.port}`);
+    const tripped = watchdog.whenTripped();
+    tripped.catch(() => undefined);
     try {
-      await client.connect();
+      // A flooded client may go on parsing its backlog after close(): the bound's reason does not wait for it.
+      await Promise.race([client.connect(), tripped]);
       watchdog.idle();
       return { client, watchdog };
     } catch (error) {

@@ -26,6 +26,8 @@ export class Watchdog {
   private readonly options: WatchdogOptions;
   private readonly bytes: ReturnType<typeof watchServerBytes>;
   private readonly timer: NodeJS.Timeout;
+  private readonly deadlineTimer: NodeJS.Timeout | undefined;
+  private readonly tripListeners = new Set<(reason: ImapError) => void>();
   private readonly now: () => number;
   private activity: string | undefined;
   private lastHeard: number;
@@ -41,6 +43,20 @@ export class Watchdog {
     const tick = Math.max(20, Math.min(1000, options.stallMs / 4));
     this.timer = setInterval(() => this.check(), tick);
     this.timer.unref();
+    // The deadline to the millisecond, not at the next tick (a Lambda's margin is counted in seconds).
+    const untilDeadline = options.deadline - this.now();
+    if (Number.isFinite(untilDeadline) && untilDeadline < 2 ** 31 - 1) {
+      this.deadlineTimer = setTimeout(() => this.check(), Math.max(0, untilDeadline));
+      this.deadlineTimer.unref();
+    }
+  }
+
+  /** Resolves never; rejects with the reason once a bound is passed (for racing a call ImapFlow may hold on to). */
+  whenTripped(): Promise<never> {
+    return new Promise((_resolve, reject) => {
+      if (this.tripped) reject(this.tripped);
+      else this.tripListeners.add(reject);
+    });
   }
 
   /** The reason the session was ended, once it was. */
@@ -60,6 +76,7 @@ export class Watchdog {
 
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.deadlineTimer);
     this.bytes.stop();
   }
 
@@ -90,6 +107,8 @@ export class Watchdog {
     });
     this.stop();
     this.options.onTrip(this.tripped);
+    for (const listener of this.tripListeners) listener(this.tripped);
+    this.tripListeners.clear();
   }
 }
 
