@@ -17,6 +17,7 @@ import { imapLimits } from '../config/imap-limits.ts';
 import type { AccountConfig } from '../config/schema.ts';
 import { PostroomError } from '../errors.ts';
 import type { Logger, SessionOptions } from '../ports.ts';
+import { POSTROOM_VERSION } from '../version.ts';
 import { connectError, imapError, oneLine } from './errors.ts';
 import { missingFlowInternals, TESTED_IMAPFLOW } from './flow-internals.ts';
 import { ImapMailServer } from './imap-mail-server.ts';
@@ -187,7 +188,14 @@ export async function openImapFlow(
       maxResponseSize: 2 * limits.maxLineBytes + 64 * 1024,
       // Each token costs about a hundred bytes of heap while a response is parsed.
       maxResponseTokens: 100_000,
-      clientInfo: { name: 'postroom', vendor: 'postroom' },
+      // RFC 2971 ID: who is talking is Postroom, not the library underneath (whose
+      // defaults would name its own version and support address).
+      clientInfo: {
+        name: 'postroom',
+        version: POSTROOM_VERSION,
+        vendor: 'postroom',
+        'support-url': undefined,
+      },
       ...extra,
     };
     const client = new ImapFlow(flowOptions);

@@ -195,6 +195,10 @@ export function connectError(
   if ((inner as ErrorShape | undefined)?.tlsFailed && /STARTTLS/i.test(message)) {
     failure = 'STARTTLS_UNAVAILABLE';
     line = `server ${where} does not offer STARTTLS (refusing to continue in plaintext): ${oneLine(message)}`;
+  } else if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(message)) {
+    // OpenSSL's words for a TLS handshake answered by a plaintext IMAP greeting.
+    failure = 'TLS_FAILED';
+    line = `port ${ctx.port} of ${ctx.host} answered in plaintext, not TLS: use tls: starttls for a port that offers STARTTLS (usually 143), or tls: false on loopback (${code ?? 'wrong version number'})`;
   } else if (isTlsFailure(inner)) {
     failure = 'TLS_FAILED';
     line = `TLS failed: ${oneLine(message)}${code && !message.includes(code) ? ` (${code})` : ''}`;

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapError } from '#lib/errors.ts';
 import { connectMailServer } from '#lib/imap/connect.ts';
+import { POSTROOM_VERSION } from '#lib/version.ts';
 import { type DovecotInfo, dovecotInfo, freshUser, type TestUser, testAccount } from '../helpers/dovecot.ts';
 import { type ImapProxy, startImapProxy } from '../helpers/imap-proxy.ts';
 
@@ -75,6 +76,39 @@ describe('TLS', () => {
     expect(error.code).toBe('STARTTLS_UNAVAILABLE');
     expect(error.message).toMatch(/^account test: server 127\.0\.0\.1:\d+ does not offer STARTTLS/);
     expect(traced.some((line) => /^C: \S+ (LOGIN|AUTHENTICATE)\b/.test(line))).toBe(false);
+  });
+
+  it('says a port answered in plaintext when TLS is spoken to it, and what to set instead', async () => {
+    // Prepare: implicit TLS (the default) against the plaintext port
+    const account = { ...testAccount(dovecot, user), port: dovecot.ports.full.imap };
+    // Act
+    const error = await connectError(connectMailServer(account, { password: user.password }));
+    // Assess
+    expect(error.code).toBe('TLS_FAILED');
+    expect(error.message).toBe(
+      `account test: port ${dovecot.ports.full.imap} of ${dovecot.host} answered in plaintext, not TLS: use tls: starttls for a port that offers STARTTLS (usually 143), or tls: false on loopback (ERR_SSL_WRONG_VERSION_NUMBER)`,
+    );
+  });
+
+  it('names Postroom and its version in ID, not the IMAP library', async () => {
+    // Prepare
+    const proxy = await startImapProxy({ host: dovecot.host, port: dovecot.ports.full.imap });
+    const account = { ...testAccount(dovecot, user, { tls: false }), port: proxy.port };
+    const traced: string[] = [];
+    // Act
+    const server = await connectMailServer(account, {
+      password: user.password,
+      trace: (line) => traced.push(line),
+    });
+    await server.logout();
+    await proxy.close();
+    // Assess
+    const ids = traced.filter((line) => /^C: \S+ ID /.test(line));
+    expect(ids.length).toBeGreaterThan(0);
+    for (const line of ids) {
+      expect(line).toContain(`"name" "postroom" "version" "${POSTROOM_VERSION}" "vendor" "postroom"`);
+      expect(line).not.toMatch(/imapflow|support-url/i);
+    }
   });
 
   it('stays in plaintext with tls: false and never sends STARTTLS', async () => {
