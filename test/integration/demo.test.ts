@@ -5,10 +5,10 @@
  * through the code under test. Also the CLI (`--once --json`), `npm start`'s
  * choice of mode, and the running demo's drop folder.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
@@ -17,8 +17,10 @@ import { loadConfig } from '#lib/config/load.ts';
 import { DEMO_FOLDERS, DEMO_PASSWORD_ENV, DEMO_USER } from '#lib/sandbox/demo/config.ts';
 import {
   DemoDirectoryError,
+  type DemoEnvironment,
   type DemoMessageReport,
   type DemoOnceResult,
+  DemoRunningError,
   DemoUnavailableError,
   runDemoOnce,
   startDemo,
@@ -253,6 +255,40 @@ describe('postroom demo, guards', () => {
     }
   });
 
+  it('refuses to wipe the directory of a demo that is still running, and wipes one whose demo is gone', async () => {
+    // Prepare: a directory a live process on this host owns, and one whose owner has exited
+    const live = await mkdtemp(join(tmpdir(), 'postroom-demo-live-'));
+    const gone = await mkdtemp(join(tmpdir(), 'postroom-demo-gone-'));
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    const exited = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+    await new Promise((resolve) => exited.once('exit', resolve));
+    for (const [dir, pid] of [
+      [live, holder.pid],
+      [gone, exited.pid],
+    ] as const) {
+      await writeFile(join(dir, '.postroom-demo'), 'a demo directory');
+      await writeFile(join(dir, '.postroom-demo-owner'), `${pid} ${hostname()}\n`);
+      await writeFile(join(dir, 'postroom.db'), 'in use');
+    }
+    try {
+      // Act
+      const refused = await startDemo({ dir: live }).catch((error: unknown) => error);
+      const started = await startDemo({ dir: gone }).catch((error: unknown) => error);
+      // Assess
+      expect(refused).toBeInstanceOf(DemoRunningError);
+      expect((refused as Error).message).toBe(
+        `a demo is already running in ${live} (pid ${holder.pid}): stop it (Ctrl-C) or choose another --dir`,
+      );
+      expect(await readFile(join(live, 'postroom.db'), 'utf8')).toBe('in use');
+      expect(started).not.toBeInstanceOf(Error);
+      await (started as DemoEnvironment).stop();
+    } finally {
+      holder.kill();
+      await rm(live, { recursive: true, force: true });
+      await rm(gone, { recursive: true, force: true });
+    }
+  });
+
   it('says how to install Dovecot when it is missing', async () => {
     // Act / Assess
     const attempt = startDemo({
@@ -296,10 +332,9 @@ describe('npm start: run or demo', () => {
       expect(isPlaceholderHost(host)).toBe(false);
   });
 
-  it('chooses the demo without a config, with placeholder hosts, an invalid file or an AWS store', async () => {
+  it('chooses the demo without a config, with placeholder hosts or an AWS store', async () => {
     // Prepare
     const placeholder = await write('placeholder.yaml', account('imap.example.com'));
-    const invalid = await write('invalid.yaml', 'accounts: [{ id: Bad Id }]\n');
     const aws = await write(
       'aws.yaml',
       `${account('imap.fastmail.com')}store: { kind: aws, bucket: bkt, queueUrl: "https://sqs.eu-west-1.amazonaws.com/1/q", table: tbl }\n`,
@@ -308,8 +343,20 @@ describe('npm start: run or demo', () => {
     // Act / Assess
     expect(await chooseStartMode(join(work, 'missing.yaml'))).toMatchObject({ mode: 'demo' });
     expect((await chooseStartMode(placeholder)).reason).toMatch(/placeholder hosts \(imap\.example\.com\)/);
-    expect((await chooseStartMode(invalid)).reason).toMatch(/not valid/);
     expect(await chooseStartMode(aws)).toMatchObject({ mode: 'demo' });
+  });
+
+  it('starts nothing for an invalid config, and names its problems', async () => {
+    // Prepare
+    const invalid = await write('invalid.yaml', 'accounts: [{ id: Bad Id }]\n');
+
+    // Act
+    const choice = await chooseStartMode(invalid);
+
+    // Assess
+    expect(choice.mode).toBe('refuse');
+    expect(choice.reason).toMatch(/invalid\.yaml is not valid, so nothing was started/);
+    expect(choice.problems).toContainEqual(expect.stringMatching(/^accounts\[0\]\.id: /));
   });
 
   it('chooses postroom run when an account names a real host', async () => {
@@ -351,6 +398,30 @@ describe('the postroom command', () => {
       events: subjectsOf('invoice').length + subjectsOf('alert').length + 1,
     });
     expect(output.messages).toHaveLength(seeded.length);
+  });
+
+  it('`npm start` with an invalid postroom.yaml exits 2 with its problems and starts no demo', async () => {
+    // Prepare
+    const cwd = join(work, 'start-invalid');
+    await mkdir(cwd);
+    await writeFile(join(cwd, 'postroom.yaml'), 'accounts: [{ id: Bad Id }]\n');
+
+    // Act
+    const failure = await run(process.execPath, [join(REPO, 'bin/start.js'), '--once', '--json'], {
+      cwd,
+      timeout: 60_000,
+      env: { ...process.env, POSTROOM_CONFIG_FILE: '' },
+    }).then(
+      () => undefined,
+      (error: { code?: number; stderr?: string; stdout?: string }) => error,
+    );
+
+    // Assess
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toMatch(/postroom\.yaml is not valid, so nothing was started/);
+    expect(failure?.stderr).toMatch(/ {2}accounts\[0\]\.id: /);
+    expect(failure?.stdout).toBe('');
+    expect(existsSync(join(cwd, '.postroom/demo'))).toBe(false);
   });
 
   it('`npm start` without a postroom.yaml says it chose the demo and runs it', async () => {

@@ -123,7 +123,8 @@ Examples:
           printReport(terminal, batch.messages);
           terminal.print(`processed ${batch.processed} more, ${batch.events} event(s)`);
         },
-        onDropped: (name) => terminal.say(`${name}: appended to INBOX (moved to drop/done/)`),
+        onDropped: (name, kept) =>
+          terminal.say(`${name}: appended to INBOX (moved to ${relative(process.cwd(), kept) || kept})`),
       });
       printInstructions(terminal, demo);
     } catch (error) {
@@ -180,7 +181,7 @@ function printInstructions(terminal: Terminal, demo: DemoEnvironment): void {
       `Postroom is watching ${demo.account.auth.user}@${demo.dovecot.host}:${port} (INBOX, IMAP IDLE, and a poll ${demo.account.schedule}).`,
       'Add mail and watch it processed:',
       `  cp ${show(demo.sampleFile)} ${show(demo.dropDir)}/     # any .eml dropped there is APPENDed to INBOX, then moved to drop/done/`,
-      `  curl --url imaps://${demo.dovecot.host}:${port}/INBOX --cacert ${demo.dovecot.caFile} --netrc-file ${show(demo.netrcFile)} -T message.eml`,
+      `  curl --url imaps://${demo.dovecot.host}:${port}/INBOX --cacert ${demo.dovecot.caFile} --netrc-file ${show(demo.netrcFile)} -T ${show(demo.sampleFile)}`,
       `Events: tail -f ${show(demo.eventsFile)}    Config: ${show(demo.configFile)}`,
       'Ctrl-C stops the demo and its Dovecot.',
     ].join('\n'),

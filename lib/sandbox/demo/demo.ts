@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { openDatabase } from '../../adapters/local/sqlite.ts';
@@ -32,12 +33,41 @@ import { demoMessages, sampleDropMessage } from './messages.ts';
 
 /** Marks a directory as the demo's own, so that wiping it can never hit a user's folder. */
 const MARKER = '.postroom-demo';
+/** Who runs the demo in the directory: `<pid> <host>`. */
+const OWNER_FILE = '.postroom-demo-owner';
 
 /** Dovecot is not installed; the message says how to install it. */
 export class DemoUnavailableError extends PostroomError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('DEMO_DOVECOT_MISSING', message, options);
     this.name = 'DemoUnavailableError';
+  }
+}
+
+/** Another demo on this machine is using the directory: wiping it would pull its database from under it. */
+export class DemoRunningError extends PostroomError {
+  constructor(dir: string, pid: number) {
+    super(
+      'DEMO_RUNNING',
+      `a demo is already running in ${dir} (pid ${pid}): stop it (Ctrl-C) or choose another --dir`,
+      { context: { dir, pid } },
+    );
+    this.name = 'DemoRunningError';
+  }
+}
+
+/** The pid of a live demo process on this host that owns `dir`, if any. */
+async function runningDemo(dir: string): Promise<number | undefined> {
+  const owner = await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '');
+  const [pidText, host] = owner.trim().split(' ');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || host !== hostname()) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (error) {
+    // EPERM: alive, but another user's; ESRCH: gone.
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
   }
 }
 
@@ -332,7 +362,7 @@ export interface DemoWatchOptions {
   /** Told after every drained batch that processed mail. */
   onProcessed?: (report: Omit<DemoReport, 'fetched'>) => void;
   /** Told when a dropped file was APPENDed. */
-  onDropped?: (name: string) => void;
+  onDropped?: (name: string, kept: string) => void;
 }
 
 /** The running part of the demo: the `postroom run` loop plus the drop folder. */
@@ -397,9 +427,12 @@ async function wipeDemoDir(dir: string): Promise<void> {
   if (existsSync(dir)) {
     const entries = await readdir(dir);
     if (entries.length > 0 && !entries.includes(MARKER)) throw new DemoDirectoryError(dir);
+    const holder = await runningDemo(dir);
+    if (holder !== undefined) throw new DemoRunningError(dir, holder);
     await rm(dir, { recursive: true, force: true });
   }
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, MARKER), 'Created by `postroom demo`; wiped at each demo start.\n');
+  await writeFile(join(dir, OWNER_FILE), `${process.pid} ${hostname()}\n`);
   await chmod(dir, 0o700);
 }

@@ -19,8 +19,8 @@ export interface DropFolderOptions {
   intervalMs?: number;
   /** A file modified more recently than this is assumed to be still being written. @default 300 */
   settleMs?: number;
-  /** Told after each file was delivered and moved to `done/`. */
-  onDelivered?: (name: string) => void;
+  /** Told after each file was delivered, with where it was kept (`done/NAME`, or `done/NAME-1.eml` for a second of one name). */
+  onDelivered?: (name: string, kept: string) => void;
 }
 
 /** A running drop-folder watch. */
@@ -63,8 +63,9 @@ export async function watchDropFolder(
       }
       try {
         await deliver(await readFile(file), name);
-        await rename(file, await freeName(done, name));
-        options.onDelivered?.(name);
+        const kept = await freeName(done, name);
+        await rename(file, kept);
+        options.onDelivered?.(name, kept);
       } catch (error) {
         logger.warn('could not deliver dropped file; moved to failed/', {
           file: name,

@@ -1,6 +1,7 @@
 /**
  * What `npm start` runs: `postroom run` when the config names a real account,
- * otherwise `postroom demo`.
+ * `postroom demo` when there is no config or it names only placeholders, and
+ * nothing (exit 2, with the problems) when the config is not valid.
  *
  * "Real" means: the config file exists, validates, keeps its state locally
  * (`store.kind: local`; `postroom run` refuses `aws`, where the Lambdas do
@@ -15,9 +16,12 @@ import { loadConfig } from '../../config/load.ts';
 import { ConfigError } from '../../errors.ts';
 
 export interface StartMode {
-  mode: 'run' | 'demo';
+  /** `refuse`: the file exists but is not valid; nothing should start (exit 2). */
+  mode: 'run' | 'demo' | 'refuse';
   /** One line for the user: which mode and why. */
   reason: string;
+  /** With `refuse`: the problems, as `path: message` lines. */
+  problems?: string[];
 }
 
 /** True for documentation host names that can never be a user's real server. */
@@ -35,11 +39,20 @@ export async function chooseStartMode(file: string): Promise<StartMode> {
     config = await loadConfig(file);
   } catch (error) {
     const missing = error instanceof ConfigError && /no such file/.test(error.message);
+    if (missing) {
+      return {
+        mode: 'demo',
+        reason: `no ${file}: starting the demo (write ${file} with your account to process real mail)`,
+      };
+    }
+    // A file the user wrote and got wrong is theirs to fix: a demo would scroll the problems away.
     return {
-      mode: 'demo',
-      reason: missing
-        ? `no ${file}: starting the demo (write ${file} with your account to process real mail)`
-        : `${file} is not valid (see: postroom validate --config ${file}): starting the demo`,
+      mode: 'refuse',
+      reason: `${file} is not valid, so nothing was started (postroom validate --config ${file} checks it again):`,
+      problems:
+        error instanceof ConfigError && error.problems.length > 0
+          ? error.problems
+          : [error instanceof Error ? error.message : String(error)],
     };
   }
   const real = config.accounts.filter((account) => !isPlaceholderHost(account.host));
