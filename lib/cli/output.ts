@@ -138,9 +138,30 @@ export function displayWidth(text: string): number {
   return width;
 }
 
+const ESC = '\u001b';
+const BEL = '\u0007';
+/** CSI … final byte, OSC … BEL or ST, and any other ESC-introduced sequence. */
+const ESCAPE_SEQUENCE = new RegExp(
+  `${ESC}\\[[0-?]*[ -/]*[@-~]|${ESC}\\][^${BEL}${ESC}]*(?:${BEL}|${ESC}\\\\)?|${ESC}[@-_]?`,
+  'g',
+);
+/** C0 and C1 controls and DEL (Unicode's Cc). */
+const CONTROL_CHARACTER = /\p{Cc}/gu;
+
+/**
+ * Text from mail (a subject, an address) made safe for a terminal: an RFC 2047
+ * encoded word can carry ESC, CR or any other control character, and an
+ * escape sequence in a table would move the cursor, recolour or retitle the
+ * user's terminal. C0 and C1 controls and DEL become a space; escape
+ * sequences go whole.
+ */
+export function printable(text: string): string {
+  return text.replace(ESCAPE_SEQUENCE, '').replace(CONTROL_CHARACTER, ' ');
+}
+
 /** Renders rows as an aligned text table (no colour codes inside cells, so widths stay true). */
 export function table(headers: string[], rows: (string | number)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map((c) => String(c)))];
+  const cells = [headers, ...rows.map((r) => r.map((c) => printable(String(c))))];
   const widths = headers.map((_, col) => Math.max(...cells.map((r) => displayWidth(r[col] ?? ''))));
   const pad = (text: string, width: number) => text + ' '.repeat(Math.max(0, width - displayWidth(text)));
   const line = (r: string[]) =>

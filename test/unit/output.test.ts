@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { displayWidth, Redactor, Terminal, table } from '#lib/cli/output.ts';
+import { displayWidth, printable, Redactor, Terminal, table } from '#lib/cli/output.ts';
 
 describe('terminal output', () => {
   it('aligns table columns by display width, so CJK and emoji subjects line up', () => {
@@ -31,5 +31,20 @@ describe('terminal output', () => {
     const out = `${stderr.read()}${stdout.read()}`;
     expect(out).not.toContain('s3cret-value');
     expect(out).toContain('***');
+  });
+});
+
+describe('mail text in tables', () => {
+  it('reaches the terminal without control characters or escape sequences', () => {
+    // Prepare: what an RFC 2047 subject can decode to
+    const subject = 'Invoice\u001b[2J\u001b]0;pwned\u0007 due\r\nnow\u0000\u009b!';
+    // Act
+    const rendered = table(['uid', 'subject'], [[1, subject]]);
+    // Assess
+    expect(printable(subject)).toBe('Invoice due  now  !');
+    // Rows are joined by newlines; nothing else below 0x20, and no DEL or C1.
+    const controls = [...rendered].filter((char) => char !== '\n' && /\p{Cc}/u.test(char));
+    expect(controls).toEqual([]);
+    expect(rendered.split('\n')).toHaveLength(3);
   });
 });
