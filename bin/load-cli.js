@@ -22,6 +22,11 @@ function buildIsFresh() {
 }
 
 export async function loadCli() {
+  // The AWS SDK warns on every command under Node 20 that versions published
+  // from 2027 will need Node 22. package-lock.json pins the SDK Postroom was
+  // tested with, and the Lambdas run Node 22: the nine lines say nothing the
+  // user can act on here. A user who wants them sets the variable to false.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   if (buildIsFresh()) return import('../dist/cli.mjs');
   const { register } = await import('tsx/esm/api');
   register();

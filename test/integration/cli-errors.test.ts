@@ -172,3 +172,36 @@ describe('postroom poll: bad input gets a clear answer', () => {
     expect(poll.stderr).toContain('accounts[0].port: expected a number');
   });
 });
+
+describe('postroom with the AWS stores under Node 20', () => {
+  it("prints nothing of the AWS SDK's Node-version warning", async () => {
+    // Prepare: an AWS store (clients are built, no request is sent) and no accounts
+    const dir = mkdtempSync(join(tmpdir(), 'postroom-cli-aws-'));
+    const file = join(dir, 'postroom.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        accounts: [],
+        store: {
+          kind: 'aws',
+          bucket: 'bucket',
+          queueUrl: 'http://127.0.0.1:9/000000000000/queue',
+          table: 'table',
+          region: 'eu-west-1',
+        },
+      }),
+    );
+    const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+    // Act
+    const quiet = await postroom(['poll', '--config', file], env);
+    const asked = await postroom(['poll', '--config', file], {
+      ...env,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false',
+    });
+    // Assess: the warning is there to be had, and is not shown by default
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toContain('NodeVersionSupportWarning');
+    if (Number(process.versions.node.split('.')[0]) < 22)
+      expect(asked.stderr).toContain('NodeVersionSupportWarning');
+  });
+});
