@@ -5,6 +5,7 @@
  */
 import { inspect } from 'node:util';
 import type { Logger } from '../ports.ts';
+import { clearProgress } from './progress.ts';
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 export type LogLevel = keyof typeof LEVELS;
@@ -73,6 +74,7 @@ export class Terminal implements Logger {
 
   /** A line for people, on stderr. */
   say(text: string): void {
+    clearProgress(this.#stderr);
     this.#stderr.write(`${this.redactor.redact(text)}\n`);
   }
 
@@ -109,6 +111,7 @@ export class Terminal implements Logger {
             )
             .join(' ')}`
         : '';
+    clearProgress(this.#stderr);
     this.#stderr.write(`${this.redactor.redact(`${tag} ${message}${attrs}`)}\n`);
   }
 }
