@@ -173,6 +173,41 @@ describe('postroom poll: bad input gets a clear answer', () => {
   });
 });
 
+describe('postroom validate: a valid config that cannot work here', () => {
+  it('says config OK, then warns by path about an unset variable, a secret with a local store and a missing CA file', async () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'postroom-cli-warn-'));
+    const file = join(dir, 'postroom.yaml');
+    writeFileSync(
+      file,
+      [
+        'accounts:',
+        '  - id: support',
+        '    host: imap.fastmail.com',
+        '    tlsOptions: { ca: /nonexistent/ca.pem }',
+        '    auth: { user: u, password: { env: POSTROOM_TEST_UNSET_VARIABLE } }',
+        '  - id: sales',
+        '    host: imap.fastmail.com',
+        '    auth: { user: u, password: { secret: postroom/sales } }',
+        '',
+      ].join('\n'),
+    );
+    // Act
+    const text = await postroom(['validate', '--config', file], {});
+    const json = await postroom(['validate', '--config', file, '--json'], {});
+    // Assess
+    const warnings = [
+      'accounts[0].auth.password: environment variable POSTROOM_TEST_UNSET_VARIABLE is not set here',
+      'accounts[1].auth.password: { secret: postroom/sales } is read from AWS Secrets Manager, which a local store does not use; use { env: VARIABLE } on one machine',
+      'accounts[0].tlsOptions.ca: no file /nonexistent/ca.pem',
+    ];
+    expect(text.code).toBe(0);
+    expect(text.stdout.trim()).toBe('config OK: 2 accounts (2 mailboxes), 0 rules, store local (.postroom)');
+    expect(lines(text.stderr)).toEqual(warnings.map((warning) => `warning: ${warning}`));
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, warnings });
+  });
+});
+
 describe('postroom with the AWS stores under Node 20', () => {
   it("prints nothing of the AWS SDK's Node-version warning", async () => {
     // Prepare: an AWS store (clients are built, no request is sent) and no accounts

@@ -1,0 +1,49 @@
+/**
+ * What a valid config may still get wrong on this machine: things certain to
+ * fail once a command runs, which the schema cannot know. `postroom validate`
+ * prints them as `path: message` warnings after `config OK`.
+ */
+import { existsSync } from 'node:fs';
+import type { PostroomConfig } from './schema.ts';
+
+/** Warnings for `config` as it would run here (`env` for `{ env }` references). */
+export function configWarnings(config: PostroomConfig, env: NodeJS.ProcessEnv = process.env): string[] {
+  const warnings: string[] = [];
+  const local = config.store.kind === 'local';
+  walkSecretRefs(config, '', (path, ref) => {
+    if ('env' in ref && env[ref.env] === undefined)
+      warnings.push(`${path}: environment variable ${ref.env} is not set here`);
+    if ('secret' in ref && local)
+      warnings.push(
+        `${path}: { secret: ${ref.secret} } is read from AWS Secrets Manager, which a local store does not use; use { env: VARIABLE } on one machine`,
+      );
+  });
+  config.accounts.forEach((account, index) => {
+    const ca = account.tlsOptions?.ca;
+    if (ca !== undefined && !existsSync(ca)) warnings.push(`accounts[${index}].tlsOptions.ca: no file ${ca}`);
+  });
+  return warnings;
+}
+
+type Ref = { env: string } | { secret: string };
+
+/** Calls `visit` with the path of every secret reference (`{ env }` or `{ secret }` alone) in `value`. */
+function walkSecretRefs(value: unknown, path: string, visit: (path: string, ref: Ref) => void): void {
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) walkSecretRefs(item, `${path}[${index}]`, visit);
+    return;
+  }
+  if (!value || typeof value !== 'object') return;
+  const entries = Object.entries(value);
+  const [only] = entries;
+  if (
+    entries.length === 1 &&
+    only &&
+    (only[0] === 'env' || only[0] === 'secret') &&
+    typeof only[1] === 'string'
+  ) {
+    visit(path, value as Ref);
+    return;
+  }
+  for (const [key, child] of entries) walkSecretRefs(child, path === '' ? key : `${path}.${key}`, visit);
+}
