@@ -47,7 +47,13 @@ Every command takes --help. Secrets are given in config by reference
 /** Runs the CLI; resolves with the exit code instead of exiting, so tests can call it. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
+  // Every command, not only the top one: commander's default for a bad
+  // subcommand option is process.exit(1), and bad usage is exit 2 here.
+  const overrideExits = (command: Command) => {
+    command.exitOverride();
+    for (const sub of command.commands) overrideExits(sub);
+  };
+  overrideExits(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
@@ -66,7 +72,10 @@ export function reportError(
   verbose: boolean,
   terminal = new Terminal({ level: 'error' }),
 ): void {
-  terminal.say(`${terminal.paint('red', 'error')}: ${describeError(error).message}`);
-  if (error instanceof ConfigError) for (const problem of error.problems) terminal.say(`  ${problem}`);
+  const message = describeError(error).message;
+  terminal.say(`${terminal.paint('red', 'error')}: ${message}`);
+  // A problem the first line already says (a missing file) is not said twice.
+  if (error instanceof ConfigError)
+    for (const problem of error.problems) if (!message.endsWith(problem)) terminal.say(`  ${problem}`);
   if (verbose && error instanceof Error && error.stack) terminal.say(error.stack);
 }

@@ -173,6 +173,28 @@ describe('postroom poll: bad input gets a clear answer', () => {
   });
 });
 
+describe('postroom: bad usage', () => {
+  it('exits 2 for an unknown option of a command, as for an unknown command', async () => {
+    // Act
+    const option = await postroom(['poll', '--bogus'], {});
+    const command = await postroom(['bogus'], {});
+    // Assess
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("unknown option '--bogus'");
+    expect(command.code).toBe(2);
+  });
+
+  it('says once that the config file is missing', async () => {
+    // Act
+    const result = await postroom(['poll', '--config', '/nonexistent/postroom.yaml'], {});
+    // Assess
+    expect(result.code).toBe(2);
+    expect(lines(result.stderr)).toEqual([
+      'error: cannot read config /nonexistent/postroom.yaml: no such file',
+    ]);
+  });
+});
+
 describe('postroom validate: a valid config that cannot work here', () => {
   it('says config OK, then warns by path about an unset variable, a secret with a local store and a missing CA file', async () => {
     // Prepare
