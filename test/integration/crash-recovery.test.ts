@@ -23,10 +23,9 @@ import {
   writeConfigFile,
 } from '../helpers/cli.ts';
 import {
-  appendMessages,
+  appendConcurrently,
   dovecotInfo,
   freshUser,
-  openSetupClient,
   type TestUser,
   testAccount,
 } from '../helpers/dovecot.ts';
@@ -42,24 +41,10 @@ afterEach(async () => {
   }
 });
 
-/** `count` small messages in INBOX, appended over a few connections at once. */
-async function fill(user: TestUser, count: number): Promise<void> {
+/** `count` small messages in INBOX. */
+function fill(user: TestUser, count: number): Promise<void> {
   const all = Array.from({ length: count }, (_, i) => textMessage(i, { namespace: user.user, bytes: 300 }));
-  const connections = 4;
-  await Promise.all(
-    Array.from({ length: connections }, async (_, c) => {
-      const client = await openSetupClient(info(), user);
-      try {
-        await appendMessages(
-          client,
-          'INBOX',
-          all.filter((_, i) => i % connections === c),
-        );
-      } finally {
-        await client.logout().catch(() => client.close());
-      }
-    }),
-  );
+  return appendConcurrently(info(), user, 'INBOX', all);
 }
 
 /** Polls `ready` every 20 ms; fails quoting the output when the command exits first or after `timeoutMs`. */
