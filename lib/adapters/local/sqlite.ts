@@ -49,6 +49,12 @@ export function closeAllDatabases(): void {
 export function addMissingColumns(db: SqliteDatabase, table: string, columns: Record<string, string>): void {
   const present = new Set((db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
   for (const [name, type] of Object.entries(columns)) {
-    if (!present.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+    if (present.has(name)) continue;
+    try {
+      db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+    } catch (error) {
+      // Another process opening the same file added it first.
+      if (!/duplicate column name/i.test((error as Error).message)) throw error;
+    }
   }
 }
