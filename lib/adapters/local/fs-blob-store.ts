@@ -91,9 +91,11 @@ export class FsBlobStore implements BlobStore {
   /** Folders created (or being created) by this store; the promise settles once they are durable. */
   private readonly createdDirs = new Map<string, Promise<void>>();
   private readonly dirSyncs = new Map<string, DirSync>();
-  /** Temp names must not collide across processes sharing the folder, nor across concurrent puts. */
-  private readonly tempPrefix =
-    `${process.pid.toString(36)}-${thisHostTag()}-${randomBytes(4).toString('hex')}`;
+  /**
+   * Temp names must not collide across processes sharing the folder, nor across
+   * concurrent puts. Made on the first put: an empty poll puts nothing.
+   */
+  private tempPrefix?: string;
   private readonly tempDir: string;
   private tempCounter = 0;
 
@@ -117,6 +119,7 @@ export class FsBlobStore implements BlobStore {
   private async write(key: string, body: Readable | HeldBytes): Promise<BlobLocation> {
     const path = this.pathOf(key);
     const folder = dirname(path);
+    this.tempPrefix ??= `${process.pid.toString(36)}-${thisHostTag()}-${randomBytes(4).toString('hex')}`;
     const temp = join(this.tempDir, `${this.tempPrefix}-${(this.tempCounter++).toString(36)}.tmp`);
     await this.ensureDir(folder);
     const handle = await this.openForWrite(temp);
@@ -237,7 +240,8 @@ export class FsBlobStore implements BlobStore {
     let removed = 0;
     for (const name of names) {
       const match = TEMP_NAME.exec(name);
-      if (!match || name.startsWith(`${this.tempPrefix}-`)) continue;
+      // This store's own files are never stale: its pid lives and they are young.
+      if (!match) continue;
       const path = join(this.tempDir, name);
       const writerGone = isHolderGone({ pid: Number.parseInt(match[1]!, 36), host: match[2]! });
       try {
