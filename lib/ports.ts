@@ -131,6 +131,19 @@ export interface LeaseStore {
   renew(name: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Releases the lease if `owner` holds it; otherwise does nothing. */
   release(name: string, owner: string): Promise<void>;
+  /**
+   * Who holds the lease now, or undefined when it is free or expired: what a
+   * poll that skipped a held mailbox reports. Optional, so a store that cannot
+   * tell may leave it out.
+   */
+  holder?(name: string): Promise<LeaseHolder | undefined>;
+}
+
+/** The holder of a lease, as {@link LeaseStore.holder} reads it. */
+export interface LeaseHolder {
+  owner: string;
+  /** When the lease expires unless renewed, epoch ms. */
+  expiresAt: number;
 }
 
 /**

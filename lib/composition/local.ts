@@ -36,9 +36,12 @@ function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
   const db = openDatabase(file);
   const queue = new SqliteQueue(db, { maxReceives });
   const eventsFile = join(store.dir, 'events.jsonl');
+  const blobs = new FsBlobStore(store.dir, { deferSync: true });
+  // What a killed writer left: one small folder to read, in the background, so no command waits for it.
+  blobs.removeStaleTemporaryFiles().catch(() => {});
   return {
     kind: 'local',
-    blobs: new FsBlobStore(store.dir, { deferSync: true }),
+    blobs,
     queue,
     consumer: queue,
     checkpoints: new SqliteCheckpointStore({ db }),

@@ -96,6 +96,8 @@ export interface MailboxPollResult {
   error?: { code: string; message: string };
   /** True when UIDVALIDITY changed since the last poll and the mailbox was rescanned. */
   rescanned?: boolean;
+  /** With outcome `locked`: who holds the mailbox's lease and until when (ISO 8601), when the store can tell. */
+  heldBy?: { owner: string; until: string };
 }
 
 export interface PollResult {
@@ -168,15 +170,20 @@ async function pollMailbox(
     outcome: 'done',
   };
   const leaseName = pollLeaseName(account, mailbox.name);
-  const leaseMs = leaseDuration(deps, options);
-  if (!(await deps.leases.acquire(leaseName, deps.ownerId, leaseMs))) {
-    logger.info('mailbox is being polled by another poller; skipped', { account, mailbox: mailbox.name });
-    return { ...result, outcome: 'locked' };
+  if (!(await deps.leases.acquire(leaseName, deps.ownerId, LEASE_MS))) {
+    const heldBy = await leaseHolder(deps, leaseName, logger);
+    logger.info('mailbox is being polled by another poller; skipped', {
+      account,
+      mailbox: mailbox.name,
+      ...(heldBy ? { heldBy: heldBy.owner, until: heldBy.until } : {}),
+    });
+    return { ...result, outcome: 'locked', ...(heldBy ? { heldBy } : {}) };
   }
+  const heartbeat = keepLease(deps, leaseName, logger);
   try {
     const session = await sessionReady;
     await ingestMailbox(deps, options, session, mailbox, result, logger, async () => {
-      if (!(await deps.leases.renew(leaseName, deps.ownerId, leaseMs))) {
+      if (heartbeat.lost() || !(await deps.leases.renew(leaseName, deps.ownerId, LEASE_MS))) {
         throw new PostroomError('LEASE_LOST', `lease on ${account}/${mailbox.name} was lost`, {
           retryable: true,
         });
@@ -195,6 +202,7 @@ async function pollMailbox(
     }
     throw error;
   } finally {
+    heartbeat.stop();
     // Started now, awaited by pollAccount (alongside LOGOUT): the mailbox is done with.
     releases.push(
       deps.leases.release(leaseName, deps.ownerId).catch((error: unknown) => {
@@ -472,9 +480,49 @@ function pastDeadline(deps: PollDependencies, options: PollOptions): boolean {
   return options.deadline !== undefined && (deps.now ?? Date.now)() >= options.deadline;
 }
 
-/** Long enough for one batch; renewed after every batch. */
-function leaseDuration(deps: PollDependencies, options: PollOptions): number {
-  const fallback = 5 * 60_000;
-  if (options.deadline === undefined) return fallback;
-  return Math.max(60_000, Math.min(15 * 60_000, options.deadline - (deps.now ?? Date.now)() + 60_000));
+/**
+ * A poll's lease on its mailbox: short, so a poller that crashed (a Lambda
+ * timing out, a killed process on another host) blocks the mailbox for about a
+ * minute, and renewed while the poll works (see {@link keepLease}).
+ */
+const LEASE_MS = 60_000;
+
+/**
+ * Renews the lease every third of {@link LEASE_MS} while the mailbox is
+ * polled, not only after each batch: one batch (a large message on a slow
+ * link) may take longer than the lease. A renewal the store refuses means the
+ * lease was lost; the poll stops at its next batch boundary.
+ */
+function keepLease(deps: PollDependencies, name: string, logger: Logger): { lost(): boolean; stop(): void } {
+  let lost = false;
+  const timer = setInterval(() => {
+    deps.leases.renew(name, deps.ownerId, LEASE_MS).then(
+      (held) => {
+        if (!held) lost = true;
+      },
+      (error: unknown) => {
+        // A store hiccup: the lease still has two thirds of its time; the next beat tries again.
+        logger.warn('could not renew lease', { lease: name, ...describeError(error) });
+      },
+    );
+  }, LEASE_MS / 3);
+  // The heartbeat alone must not keep a process (or a Lambda invocation) alive.
+  timer.unref();
+  return { lost: () => lost, stop: () => clearInterval(timer) };
+}
+
+/** Who holds a lease this poll could not take, when the store can say. */
+async function leaseHolder(
+  deps: PollDependencies,
+  name: string,
+  logger: Logger,
+): Promise<MailboxPollResult['heldBy']> {
+  try {
+    const holder = await deps.leases.holder?.(name);
+    return holder ? { owner: holder.owner, until: new Date(holder.expiresAt).toISOString() } : undefined;
+  } catch (error) {
+    // Only for the report: the mailbox is skipped either way.
+    logger.debug('could not read the lease holder', { lease: name, ...describeError(error) });
+    return undefined;
+  }
 }

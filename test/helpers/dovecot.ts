@@ -134,6 +134,33 @@ export async function appendMessages(
   return uids;
 }
 
+/**
+ * APPENDs many messages over `connections` sessions at once (a backfill to
+ * test against, in seconds); each session appends every n-th message.
+ */
+export async function appendConcurrently(
+  info: DovecotInfo,
+  user: TestUser,
+  mailbox: string,
+  messages: AppendInput[],
+  connections = 4,
+): Promise<void> {
+  await Promise.all(
+    Array.from({ length: connections }, async (_, c) => {
+      const client = await openSetupClient(info, user);
+      try {
+        await appendMessages(
+          client,
+          mailbox,
+          messages.filter((_, i) => i % connections === c),
+        );
+      } finally {
+        await client.logout().catch(() => client.close());
+      }
+    }),
+  );
+}
+
 /** CREATE (with parents, as Dovecot does); succeeds when the mailbox already exists. */
 export async function createMailbox(conn: ImapFlow, mailbox: string): Promise<void> {
   await conn.mailboxCreate(mailbox);

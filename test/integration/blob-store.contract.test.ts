@@ -4,7 +4,7 @@
  * no client passed, the endpoint from `AWS_ENDPOINT_URL_S3`.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,9 +17,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { s3ClientConfig } from '#lib/adapters/aws/clients.ts';
 import { S3BlobStore } from '#lib/adapters/aws/s3-blob-store.ts';
 import { FsBlobStore, InvalidBlobKeyError } from '#lib/adapters/local/fs-blob-store.ts';
+import { thisHostTag } from '#lib/adapters/local/process-holder.ts';
 import { BlobNotFoundError } from '#lib/errors.ts';
 import type { BlobStore } from '#lib/ports.ts';
 import { createBucket, type Emulator, startS3Emulator, useEmulatorEnv } from '../helpers/emulators.ts';
+import { deadProcess, killLiving, livingProcess } from '../helpers/processes.ts';
 
 const MiB = 1024 * 1024;
 
@@ -245,6 +247,7 @@ describe('FsBlobStore', () => {
   });
 
   afterAll(async () => {
+    await killLiving();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -308,6 +311,47 @@ describe('FsBlobStore', () => {
     // Assess
     const files = await readdir(join(dir, 'clean', 'raw/acme/INBOX/1700000000'));
     expect(files.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `${i}.eml`).sort());
+    expect(await readdir(join(dir, 'clean', '.tmp'))).toEqual([]);
+  });
+
+  it('removes temp files whose writer was killed, and never those of a live writer', async () => {
+    // Prepare: temp files as a killed put, a live writer, another host and an old crash leave them.
+    const root = join(dir, 'stale');
+    const store = new FsBlobStore(root);
+    await store.put(key(1), new Uint8Array([1]));
+    const temp = join(root, '.tmp');
+    const tag = thisHostTag();
+    const dead = (await deadProcess()).toString(36);
+    const living = (await livingProcess()).toString(36);
+    const names = {
+      killed: `${dead}-${tag}-0badc0de-3.tmp`,
+      live: `${living}-${tag}-0badc0de-0.tmp`,
+      otherHost: `${dead}-00000000-0badc0de-0.tmp`,
+      oldOtherHost: `${living}-00000000-0badc0de-1.tmp`,
+      notOurs: 'notes.txt',
+    };
+    for (const name of Object.values(names)) await writeFile(join(temp, name), 'partial');
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    await utimes(join(temp, names.oldOtherHost), twoDaysAgo, twoDaysAgo);
+
+    // Act
+    const removed = await new FsBlobStore(root).removeStaleTemporaryFiles();
+
+    // Assess
+    expect(removed).toBe(2);
+    expect((await readdir(temp)).sort()).toEqual([names.live, names.otherHost, names.notOurs].sort());
+    expect(await store.exists(key(1))).toBe(true);
+  });
+
+  it('refuses keys inside its temp folder', async () => {
+    // Prepare
+    const store = new FsBlobStore(join(dir, 'reserved'));
+
+    // Act
+    const put = store.put('.tmp/1.eml', new Uint8Array([1]));
+
+    // Assess
+    await expect(put).rejects.toBeInstanceOf(InvalidBlobKeyError);
   });
 
   it('recreates a folder that was removed behind its back', async () => {

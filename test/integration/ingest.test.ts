@@ -6,10 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { rawBlobKey } from '#lib/core/keys.ts';
 import { pollAccount } from '#lib/core/poll.ts';
-import type { BlobStore, CheckpointStore, Queue } from '#lib/ports.ts';
+import type { BlobStore, CheckpointStore, LeaseStore, Queue } from '#lib/ports.ts';
 import { attachmentMessage, fixtureMessageId, textMessage } from '../fixtures/messages.ts';
 import {
   appendMessages,
@@ -276,8 +276,58 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
     const slowResult = await slow;
 
     expect(fast.mailboxes[0]!.outcome).toBe('locked');
+    expect(fast.mailboxes[0]!.heldBy?.owner).toBe('slow-poller');
+    // The lease is short (about a minute), so a crashed holder blocks the mailbox no longer.
+    const until = Date.parse(fast.mailboxes[0]!.heldBy!.until);
+    expect(until - Date.now()).toBeGreaterThan(0);
+    expect(until - Date.now()).toBeLessThanOrEqual(60_000);
     expect(slowResult.fetched).toBe(120);
     expect(uidsOf(await harness.drainQueue())).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+  });
+
+  it('renews its lease while one batch takes longer than the lease, not only after each batch', async () => {
+    // Prepare
+    const { user, harness } = await setup(kind);
+    await withSetupClient(info(), user, (c) => appendMessages(c, 'INBOX', messages(user, 3)));
+    const deps = harness.deps('long-batch-poller');
+    const renewals: number[] = [];
+    const leases: LeaseStore = {
+      acquire: (...a) => deps.leases.acquire(...a),
+      renew: (...a) => {
+        renewals.push(a[2]);
+        return deps.leases.renew(...a);
+      },
+      release: (...a) => deps.leases.release(...a),
+    };
+    // Only the heartbeat's interval is faked: IMAP and the stores keep real time.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    let renewalsDuringPut = -1;
+    const blobs: BlobStore = {
+      put: async (key, body, options) => {
+        if (renewalsDuringPut === -1) {
+          renewalsDuringPut = 0;
+          vi.advanceTimersByTime(70_000);
+          // Let the renewals the heartbeat started settle.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          renewalsDuringPut = renewals.length;
+        }
+        return deps.blobs.put(key, body, options);
+      },
+      get: (key) => deps.blobs.get(key),
+      exists: (key) => deps.blobs.exists(key),
+    };
+
+    // Act
+    const result = await pollAccount(
+      { ...deps, leases, blobs },
+      { account: harness.config.accounts[0]!, ingest: harness.config.ingest },
+    ).finally(() => vi.useRealTimers());
+
+    // Assess
+    expect(result.mailboxes[0]!.outcome).toBe('done');
+    expect(result.fetched).toBe(3);
+    expect(renewalsDuringPut).toBe(3);
+    expect(new Set(renewals)).toEqual(new Set([60_000]));
   });
 
   it('loses nothing when it crashes after storing blobs and before the checkpoint moves', async () => {

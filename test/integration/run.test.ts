@@ -25,10 +25,10 @@ import {
   writeConfigFile,
 } from '../helpers/cli.ts';
 import {
+  appendConcurrently,
   appendMessages,
   dovecotInfo,
   freshUser,
-  openSetupClient,
   type TestUser,
   testAccount,
   variantPorts,
@@ -216,21 +216,7 @@ describe('postroom run: SIGTERM in the middle of a backfill', () => {
     // Prepare: 2,000 small messages, appended over several connections at once.
     const user = freshUser(info(), 'run-stop');
     const all = Array.from({ length: TOTAL }, (_, i) => textMessage(i, { namespace: user.user, bytes: 300 }));
-    const connections = 4;
-    await Promise.all(
-      Array.from({ length: connections }, async (_, c) => {
-        const client = await openSetupClient(info(), user);
-        try {
-          await appendMessages(
-            client,
-            'INBOX',
-            all.filter((_, i) => i % connections === c),
-          );
-        } finally {
-          await client.logout().catch(() => client.close());
-        }
-      }),
-    );
+    await appendConcurrently(info(), user, 'INBOX', all);
     const config = writeRunConfig(testAccount(info(), user, { tls: false, start: 'all' }), {
       batchMessages: 100,
     });

@@ -10,12 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoCheckpointStore } from '#lib/adapters/aws/dynamodb-checkpoint-store.ts';
 import { DynamoDeliveryLog } from '#lib/adapters/aws/dynamodb-delivery-log.ts';
 import { DynamoIdempotencyStore } from '#lib/adapters/aws/dynamodb-idempotency-store.ts';
 import { DynamoLeaseStore } from '#lib/adapters/aws/dynamodb-lease-store.ts';
 import { createTable } from '#lib/adapters/aws/dynamodb-table.ts';
+import { thisHost } from '#lib/adapters/local/process-holder.ts';
 import { closeAllDatabases, openDatabase, type SqliteDatabase } from '#lib/adapters/local/sqlite.ts';
 import { SqliteCheckpointStore } from '#lib/adapters/local/sqlite-checkpoint-store.ts';
 import { SqliteDeliveryLog } from '#lib/adapters/local/sqlite-delivery-log.ts';
@@ -30,6 +31,7 @@ import {
   startDynamoEmulator,
   useDynamoEnv,
 } from '../helpers/dynamo-emulator.ts';
+import { deadProcess, killLiving, livingProcess } from '../helpers/processes.ts';
 
 /** A wall clock the test moves by hand, shared by every store of one test. */
 interface ManualClock {
@@ -418,6 +420,85 @@ describe.each(backends)('LeaseStore ($name)', (backend) => {
     // Assess
     expect(afterForeignRelease).toBe(false);
     expect(afterOwnerRelease).toBe(true);
+  });
+});
+
+describe.each(backends)('LeaseStore.holder ($name)', (backend) => {
+  it('says who holds a lease and until when, and nothing once it is free or expired', async () => {
+    // Prepare
+    const clock = manualClock();
+    const leases = backend.leases(clock);
+    const held = unique('lease');
+    const released = unique('lease');
+    await leases.acquire(held, 'poller-a', 60_000);
+    await leases.acquire(released, 'poller-a', 60_000);
+    await leases.release(released, 'poller-a');
+
+    // Act
+    const holder = await leases.holder?.(held);
+    const afterRelease = await leases.holder?.(released);
+    const never = await leases.holder?.(unique('lease'));
+    clock.advance(60_001);
+    const afterExpiry = await leases.holder?.(held);
+
+    // Assess
+    expect(holder).toEqual({ owner: 'poller-a', expiresAt: clock.now() - 1 });
+    expect(afterRelease).toBeUndefined();
+    expect(never).toBeUndefined();
+    expect(afterExpiry).toBeUndefined();
+  });
+});
+
+describe('LeaseStore (sqlite): a holder whose process is gone', () => {
+  afterEach(killLiving);
+
+  it('is taken over at once when its process was killed on this host', async () => {
+    // Prepare
+    const clock = manualClock();
+    const name = unique('lease');
+    const crashed = new SqliteLeaseStore({
+      db,
+      clock: clock.now,
+      process: { pid: await deadProcess(), host: thisHost() },
+    });
+    await crashed.acquire(name, 'crashed-poller', 300_000);
+    const next = new SqliteLeaseStore({ db, clock: clock.now });
+
+    // Act
+    const acquired = await next.acquire(name, 'next-poller', 60_000);
+    const crashedRenews = await crashed.renew(name, 'crashed-poller', 300_000);
+
+    // Assess
+    expect(acquired).toBe(true);
+    expect(crashedRenews).toBe(false);
+    expect(await next.holder(name)).toEqual({ owner: 'next-poller', expiresAt: clock.now() + 60_000 });
+  });
+
+  it('is not taken over while its process lives, nor when it is on another host', async () => {
+    // Prepare
+    const clock = manualClock();
+    const living = unique('lease');
+    const elsewhere = unique('lease');
+    const host = thisHost();
+    await new SqliteLeaseStore({
+      db,
+      clock: clock.now,
+      process: { pid: await livingProcess(), host },
+    }).acquire(living, 'live-poller', 300_000);
+    await new SqliteLeaseStore({
+      db,
+      clock: clock.now,
+      process: { pid: await deadProcess(), host: 'another-host' },
+    }).acquire(elsewhere, 'remote-poller', 300_000);
+    const next = new SqliteLeaseStore({ db, clock: clock.now });
+
+    // Act
+    const whileAlive = await next.acquire(living, 'next-poller', 60_000);
+    const remote = await next.acquire(elsewhere, 'next-poller', 60_000);
+
+    // Assess
+    expect(whileAlive).toBe(false);
+    expect(remote).toBe(false);
   });
 });
 

@@ -8,9 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { thisHost } from '#lib/adapters/local/process-holder.ts';
 import { openDatabase, type SqliteDatabase } from '#lib/adapters/local/sqlite.ts';
 import { SqliteQueue, StaleReceiptError } from '#lib/adapters/local/sqlite-queue.ts';
 import { queueMessage } from '../helpers/factories.ts';
+import { deadProcess, killLiving, livingProcess } from '../helpers/processes.ts';
 
 const message = queueMessage;
 
@@ -26,6 +28,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  await killLiving();
   db.close();
   await rm(directory, { recursive: true, force: true });
 });
@@ -272,5 +275,65 @@ describe('SqliteQueue', () => {
     // Assess
     expect(fromA.map((m) => m.body.uid)).toEqual([1, 2, 3, 4]);
     expect(fromB.map((m) => m.body.uid)).toEqual([5, 6]);
+  });
+});
+
+describe('SqliteQueue: messages of a consumer that is gone', () => {
+  it('are received again at once when their consumer was killed on this host', async () => {
+    // Prepare
+    const crashed = new SqliteQueue(db, { clock, process: { pid: await deadProcess(), host: thisHost() } });
+    await crashed.sendBatch([message(1), message(2), message(3)]);
+    const held = await crashed.receive(2, 300_000);
+    const next = new SqliteQueue(db, { clock });
+
+    // Act
+    const received = await next.receive(10, 60_000);
+
+    // Assess
+    expect(held.map((m) => m.body.uid)).toEqual([1, 2]);
+    expect(received.map((m) => [m.body.uid, m.receiveCount])).toEqual([
+      [1, 2],
+      [2, 2],
+      [3, 1],
+    ]);
+    await expect(crashed.ack(held[0]!.receipt)).rejects.toBeInstanceOf(StaleReceiptError);
+  });
+
+  it('stay hidden while their consumer lives, or when it ran on another host', async () => {
+    // Prepare
+    const living = new SqliteQueue(db, { clock, process: { pid: await livingProcess(), host: thisHost() } });
+    const remote = new SqliteQueue(db, {
+      clock,
+      process: { pid: await deadProcess(), host: 'another-host' },
+    });
+    await living.sendBatch([message(1), message(2)]);
+    await living.receive(1, 300_000);
+    await remote.receive(1, 300_000);
+    const next = new SqliteQueue(db, { clock });
+
+    // Act
+    const received = await next.receive(10, 60_000);
+
+    // Assess
+    expect(received).toEqual([]);
+    expect(next.stats()).toMatchObject({ queued: 0, inFlight: 2 });
+  });
+
+  it('are dead-lettered, saying so, when the consumer died on their last receive', async () => {
+    // Prepare
+    const pid = await deadProcess();
+    const crashed = new SqliteQueue(db, { clock, maxReceives: 1, process: { pid, host: thisHost() } });
+    await crashed.sendBatch([message(1)]);
+    await crashed.receive(1, 300_000);
+    const next = new SqliteQueue(db, { clock, maxReceives: 1 });
+
+    // Act
+    const received = await next.receive(10, 60_000);
+
+    // Assess
+    expect(received).toEqual([]);
+    expect(next.deadLetters().map((d) => d.reason)).toEqual([
+      `its consumer (pid ${pid}) died after 1 receives`,
+    ]);
   });
 });

@@ -104,6 +104,25 @@ describe('SQLite state stores', () => {
     expect(acquired).toBe(false);
   });
 
+  it('opens a leases table written before holders were recorded, and keeps its leases', async () => {
+    // Prepare
+    const clock = () => 1_000_000;
+    const old = otherProcess();
+    old.exec(`CREATE TABLE leases (name TEXT PRIMARY KEY NOT NULL, owner TEXT NOT NULL,
+      expires_at INTEGER NOT NULL) WITHOUT ROWID`);
+    old.prepare('INSERT INTO leases VALUES (?, ?, ?)').run('poll:acct:INBOX', 'poller-a', 1_060_000);
+
+    // Act
+    const leases = new SqliteLeaseStore({ db: openDatabase(file), clock });
+    const held = await leases.acquire('poll:acct:INBOX', 'poller-b', 60_000);
+    const fresh = await leases.acquire('poll:acct:Sent', 'poller-b', 60_000);
+
+    // Assess
+    expect(held).toBe(false);
+    expect(fresh).toBe(true);
+    expect(await leases.holder('poll:acct:INBOX')).toEqual({ owner: 'poller-a', expiresAt: 1_060_000 });
+  });
+
   it('purges only expired leases and idempotency records', async () => {
     // Prepare
     let now = 1_000_000;

@@ -4,8 +4,14 @@
  * wall-clock time stored in the item (`expiresAt`, epoch ms): pollers in
  * different Lambdas share no other clock.
  */
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { LeaseStore } from '../../ports.ts';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { LeaseHolder, LeaseStore } from '../../ports.ts';
 import {
   type DynamoStoreOptions,
   documentClient,
@@ -94,6 +100,24 @@ export class DynamoLeaseStore implements LeaseStore {
       // Not ours (or already gone): releasing someone else's lease must do nothing.
       if (!isConditionalCheckFailed(error)) throw error;
     }
+  }
+
+  async holder(name: string): Promise<LeaseHolder | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: key(name),
+        // Just lost a conditional write to this item: read what won, not a stale copy.
+        ConsistentRead: true,
+        ProjectionExpression: '#o, #e',
+        ExpressionAttributeNames: { '#o': NAMES['#o'], '#e': NAMES['#e'] },
+      }),
+    );
+    const owner = Item?.[NAMES['#o']];
+    const expiresAt = Item?.[NAMES['#e']];
+    if (typeof owner !== 'string' || typeof expiresAt !== 'number' || expiresAt < this.#clock())
+      return undefined;
+    return { owner, expiresAt };
   }
 }
 

@@ -1,10 +1,14 @@
 /**
  * The local `BlobStore`: one file per blob at `<dir>/<key>`.
  *
- * A put writes a temp file next to the target, flushes it to disk, renames it
+ * A put writes a temp file in `<dir>/.tmp`, flushes it to disk, renames it
  * over the target and flushes the folder, so a crash at any point leaves either
  * the old blob or the new one, never half a file, and a retried put is
  * harmless (rename(2) replaces atomically on POSIX file systems).
+ *
+ * Temp files are named after their writer (pid and host tag), all in that one
+ * folder: {@link FsBlobStore.removeStaleTemporaryFiles} removes those of a
+ * writer that is gone (killed mid-put) by reading one small folder, not the tree.
  *
  * This is on the ingest hot path (thousands of small messages per second), so
  * folders already created are remembered instead of calling mkdir per put, and
@@ -13,14 +17,15 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { BlobNotFoundError, PostroomError } from '../../errors.ts';
 import { heldPieces, isHeldBytes } from '../../held-bytes.ts';
 import type { BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
 import { forEachLimited } from '../../work-pool.ts';
+import { isHolderGone, thisHostTag } from './process-holder.ts';
 
 /** A blob key that could escape the store's folder or name no file (`..`, a leading `/`, empty segments). */
 export class InvalidBlobKeyError extends PostroomError {
@@ -59,6 +64,13 @@ interface DirSync {
 
 const noop = (): void => {};
 
+/** The folder under the store's `dir` holding temp files; no key may start with it. */
+const TEMP_FOLDER = '.tmp';
+/** `<pid base 36>-<host tag>-<random>-<counter>.tmp`, as {@link FsBlobStore} names its temp files. */
+const TEMP_NAME = /^([0-9a-z]+)-([0-9a-f]{8})-[0-9a-f]{8}-[0-9a-z]+\.tmp$/;
+/** A temp file older than this is left over whoever wrote it: no put takes a day. */
+const STALE_TEMP_MS = 24 * 60 * 60_000;
+
 /** fsyncs in flight during `flush()`. */
 const FLUSH_CONCURRENCY = 32;
 
@@ -79,12 +91,17 @@ export class FsBlobStore implements BlobStore {
   /** Folders created (or being created) by this store; the promise settles once they are durable. */
   private readonly createdDirs = new Map<string, Promise<void>>();
   private readonly dirSyncs = new Map<string, DirSync>();
-  /** Temp names must not collide across processes sharing the folder, nor across concurrent puts. */
-  private readonly tempPrefix = `${process.pid.toString(36)}-${randomBytes(4).toString('hex')}`;
+  /**
+   * Temp names must not collide across processes sharing the folder, nor across
+   * concurrent puts. Made on the first put: an empty poll puts nothing.
+   */
+  private tempPrefix?: string;
+  private readonly tempDir: string;
   private tempCounter = 0;
 
   constructor(dir: string, options: FsBlobStoreOptions = {}) {
     this.dir = resolve(dir);
+    this.tempDir = join(this.dir, TEMP_FOLDER);
     this.durable = options.durable ?? true;
     this.deferSync = this.durable && (options.deferSync ?? false);
   }
@@ -102,11 +119,10 @@ export class FsBlobStore implements BlobStore {
   private async write(key: string, body: Readable | HeldBytes): Promise<BlobLocation> {
     const path = this.pathOf(key);
     const folder = dirname(path);
-    const temp = join(
-      folder,
-      `.${basename(path)}.${this.tempPrefix}-${(this.tempCounter++).toString(36)}.tmp`,
-    );
-    const handle = await this.openForWrite(folder, temp);
+    this.tempPrefix ??= `${process.pid.toString(36)}-${thisHostTag()}-${randomBytes(4).toString('hex')}`;
+    const temp = join(this.tempDir, `${this.tempPrefix}-${(this.tempCounter++).toString(36)}.tmp`);
+    await this.ensureDir(folder);
+    const handle = await this.openForWrite(temp);
     try {
       try {
         if (isHeldBytes(body)) {
@@ -121,7 +137,7 @@ export class FsBlobStore implements BlobStore {
       } finally {
         await handle.close();
       }
-      await rename(temp, path);
+      await this.renameInto(temp, path, folder);
     } catch (error) {
       await unlink(temp).catch(noop);
       throw error;
@@ -196,6 +212,9 @@ export class FsBlobStore implements BlobStore {
     if (key.startsWith('/')) throw new InvalidBlobKeyError(key, 'leading /');
     // A backslash is a separator on Windows and NUL ends a C path: neither belongs in a key.
     if (key.includes('\\') || key.includes('\0')) throw new InvalidBlobKeyError(key, 'backslash or NUL');
+    if (key === TEMP_FOLDER || key.startsWith(`${TEMP_FOLDER}/`)) {
+      throw new InvalidBlobKeyError(key, `"${TEMP_FOLDER}" holds temp files`);
+    }
     for (const segment of key.split('/')) {
       if (segment === '') throw new InvalidBlobKeyError(key, 'empty segment');
       if (segment === '.' || segment === '..') throw new InvalidBlobKeyError(key, `"${segment}" segment`);
@@ -205,16 +224,60 @@ export class FsBlobStore implements BlobStore {
     return path;
   }
 
-  private async openForWrite(folder: string, temp: string): Promise<FileHandle> {
-    await this.ensureDir(folder);
+  /**
+   * Removes temp files whose writer is gone: a process on this host that no
+   * longer exists (killed mid-put), or any writer once the file is a day old.
+   * Never a file a live writer may still be writing. Returns how many went.
+   */
+  async removeStaleTemporaryFiles(): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.tempDir);
+    } catch (error) {
+      if (isMissing(error)) return 0;
+      throw error;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const match = TEMP_NAME.exec(name);
+      // This store's own files are never stale: its pid lives and they are young.
+      if (!match) continue;
+      const path = join(this.tempDir, name);
+      const writerGone = isHolderGone({ pid: Number.parseInt(match[1]!, 36), host: match[2]! });
+      try {
+        if (!writerGone && Date.now() - (await stat(path)).mtimeMs < STALE_TEMP_MS) continue;
+        await unlink(path);
+        removed += 1;
+      } catch (error) {
+        // Renamed into place or removed by someone else meanwhile: nothing left to do.
+        if (!isMissing(error)) throw error;
+      }
+    }
+    return removed;
+  }
+
+  private async openForWrite(temp: string): Promise<FileHandle> {
+    await this.ensureDir(this.tempDir);
     try {
       return await open(temp, 'w');
     } catch (error) {
       // The folder was removed behind our back (a cleanup, a test): forget it and create it again.
       if (!isMissing(error)) throw error;
+      this.createdDirs.delete(this.tempDir);
+      await this.ensureDir(this.tempDir);
+      return await open(temp, 'w');
+    }
+  }
+
+  private async renameInto(temp: string, path: string, folder: string): Promise<void> {
+    try {
+      await rename(temp, path);
+    } catch (error) {
+      // The target folder was removed behind our back: create it again.
+      if (!isMissing(error)) throw error;
       this.createdDirs.delete(folder);
       await this.ensureDir(folder);
-      return await open(temp, 'w');
+      await rename(temp, path);
     }
   }
 

@@ -12,6 +12,10 @@
  * | `queue_sent`     | message ever accepted             | deduplication: a re-send is ignored, also after the message was acked or dead-lettered |
  * | `dead_letter`    | message given up on               | body, reason, receive count, time               |
  *
+ * A receive records the receiving process (pid and host). Messages held by a
+ * process that is gone from this host are visible again at the next receive,
+ * without waiting out their visibility timeout.
+ *
  * Every write is one transaction; the database runs WAL with
  * `synchronous = FULL` (see `sqlite.ts`), so `sendBatch` resolving means the
  * messages are on disk, which is what lets the poller move its checkpoint.
@@ -20,7 +24,8 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { describeError, PostroomError, QueueSendError } from '../../errors.ts';
 import type { MessageRef, Queue, QueueConsumer, QueueMessage, ReceivedMessage } from '../../ports.ts';
-import { openDatabase, type SqliteDatabase } from './sqlite.ts';
+import { isHolderGone, type ProcessHolder, thisProcess } from './process-holder.ts';
+import { addMissingColumns, openDatabase, type SqliteDatabase } from './sqlite.ts';
 
 /** `ack` or `release` was given a receipt that no longer holds the message. */
 export class StaleReceiptError extends PostroomError {
@@ -39,6 +44,8 @@ export interface SqliteQueueOptions {
   maxReceives?: number;
   /** Epoch milliseconds; tests inject a controllable clock. @default Date.now */
   clock?: () => number;
+  /** The process recorded as holding the messages this queue receives. @default this process */
+  process?: ProcessHolder;
 }
 
 /** Counts for `postroom status`. */
@@ -137,6 +144,7 @@ export class SqliteQueue implements Queue, QueueConsumer {
   readonly db: SqliteDatabase;
   private readonly maxReceives: number;
   private readonly clock: () => number;
+  private readonly holder: ProcessHolder;
   private readonly statements;
   private readonly sendTx: Database.Transaction<(messages: QueueMessage[], now: number) => void>;
   private readonly receiveTx: Database.Transaction<
@@ -148,7 +156,9 @@ export class SqliteQueue implements Queue, QueueConsumer {
     this.db = typeof db === 'string' ? openDatabase(db) : db;
     this.maxReceives = Math.max(options.maxReceives ?? 5, 1);
     this.clock = options.clock ?? Date.now;
+    this.holder = options.process ?? thisProcess();
     this.db.exec(SCHEMA);
+    addMissingColumns(this.db, 'queue_messages', { holder_pid: 'INTEGER', holder_host: 'TEXT' });
 
     const s = {
       markSent: this.db.prepare(
@@ -165,9 +175,18 @@ export class SqliteQueue implements Queue, QueueConsumer {
         `SELECT id, account, mailbox, uid_validity, uid, body, receive_count FROM queue_messages
          WHERE visible_at <= ? AND receive_count >= ?`,
       ),
+      // In flight (hidden) and received on this host: the index on visible_at keeps it to those rows.
+      holders: this.db.prepare(
+        'SELECT DISTINCT holder_pid FROM queue_messages WHERE visible_at > ? AND holder_host = ?',
+      ),
+      heldBy: this.db.prepare(
+        `SELECT id, account, mailbox, uid_validity, uid, body, receive_count, receipt FROM queue_messages
+         WHERE visible_at > ? AND holder_host = ? AND holder_pid = ?`,
+      ),
       take: this.db.prepare(
         `UPDATE queue_messages
-         SET visible_at = ?, receive_count = receive_count + 1, receipt = id || '.' || ?
+         SET visible_at = ?, receive_count = receive_count + 1, receipt = id || '.' || ?,
+           holder_pid = ?, holder_host = ?
          WHERE id IN (SELECT id FROM queue_messages WHERE visible_at <= ? ORDER BY id LIMIT ?)
          RETURNING id, account, mailbox, uid_validity, uid, body, receive_count, receipt`,
       ),
@@ -204,10 +223,12 @@ export class SqliteQueue implements Queue, QueueConsumer {
     });
 
     this.receiveTx = this.db.transaction((max: number, visibilityMs: number, now: number) => {
+      this.reclaimFromGoneHolders(now);
       for (const row of s.expired.all(now, this.maxReceives) as MessageRow[]) {
         this.moveToDeadLetter(row, `visibility timeout expired after ${row.receive_count} receives`, now);
       }
-      const rows = s.take.all(now + visibilityMs, randomUUID(), now, max) as MessageRow[];
+      const { pid, host } = this.holder;
+      const rows = s.take.all(now + visibilityMs, randomUUID(), pid, host, now, max) as MessageRow[];
       // RETURNING does not promise an order.
       return rows.sort((a, b) => a.id - b.id);
     });
@@ -301,6 +322,30 @@ export class SqliteQueue implements Queue, QueueConsumer {
       return rows.length;
     });
     return move.immediate(this.clock());
+  }
+
+  /**
+   * Makes the messages of consumers that died on this host visible now (or
+   * dead-letters them, when that was their last receive): a crash does not
+   * hide them for a whole visibility timeout.
+   */
+  private reclaimFromGoneHolders(now: number): void {
+    const s = this.statements;
+    const { host } = this.holder;
+    for (const { holder_pid: pid } of s.holders.all(now, host) as { holder_pid: number | null }[]) {
+      if (!isHolderGone({ pid, host })) continue;
+      for (const row of s.heldBy.all(now, host, pid) as MessageRow[]) {
+        if (row.receive_count >= this.maxReceives) {
+          this.moveToDeadLetter(
+            row,
+            `its consumer (pid ${pid}) died after ${row.receive_count} receives`,
+            now,
+          );
+        } else {
+          s.makeVisible.run(now, row.id);
+        }
+      }
+    }
   }
 
   private moveToDeadLetter(row: MessageRow, reason: string, now: number): void {

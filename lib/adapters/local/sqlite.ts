@@ -41,3 +41,20 @@ export function closeAllDatabases(): void {
   for (const db of open.values()) if (db.open) db.close();
   open.clear();
 }
+
+/**
+ * Adds the columns a table created by an earlier version lacks (`CREATE TABLE
+ * IF NOT EXISTS` leaves an existing table as it was). Each is nullable.
+ */
+export function addMissingColumns(db: SqliteDatabase, table: string, columns: Record<string, string>): void {
+  const present = new Set((db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
+  for (const [name, type] of Object.entries(columns)) {
+    if (present.has(name)) continue;
+    try {
+      db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+    } catch (error) {
+      // Another process opening the same file added it first.
+      if (!/duplicate column name/i.test((error as Error).message)) throw error;
+    }
+  }
+}

@@ -31,6 +31,8 @@ export function registerPoll(program: Command): void {
         `
 Output with --json:
   { "fetched": N, "mailboxes": [ { "account", "mailbox", "uidValidity", "fetched", "lastUid", ... } ] }
+  A mailbox skipped because another poller holds it has "outcome": "locked" and
+  "heldBy": { "owner", "until" } (the lease's holder and its expiry, ISO 8601).
 
 Examples:
   $ SUPPORT_IMAP_PASSWORD=... postroom poll --config postroom.yaml
@@ -95,7 +97,7 @@ Examples:
             m.uidValidity ?? '-',
             m.fetched,
             m.lastUid ?? '-',
-            m.outcome,
+            m.heldBy ? `locked by ${m.heldBy.owner} until ${m.heldBy.until}` : m.outcome,
           ]),
         ),
       );
