@@ -16,6 +16,7 @@ import {
   killAllPostroom,
   readEventsFile,
   runPostroom,
+  spawnPostroom,
   writeConfigFile,
 } from '../helpers/cli.ts';
 import { appendMessages, dovecotInfo, freshUser, testAccount, withSetupClient } from '../helpers/dovecot.ts';
@@ -105,5 +106,44 @@ describe.each([
     // The warning names the message and the reason.
     expect(processed.stderr).toContain(why);
     expect(processed.stderr).toMatch(new RegExp(`uid[^\\n]*${bad}`));
+  });
+});
+
+describe('postroom run with a poison message in the mailbox', () => {
+  it('keeps polling and processing: mail appended later is processed too', async () => {
+    // Prepare
+    const info = dovecotInfo();
+    const user = freshUser(info, 'poison-run');
+    const [bad] = await withSetupClient(info, user, (client) =>
+      appendMessages(client, 'INBOX', [manyPartsMessage(1000, { namespace: user.user })]),
+    );
+    const config = writeConfigFile(
+      { accounts: [testAccount(info, user, { tls: false, schedule: 'rate(1 second)' })], rules: RULES },
+      'postroom-poison-run-',
+    );
+    const cli = spawnPostroom(['run', '--config', config.file], {
+      env: { POSTROOM_TEST_PASSWORD: user.password },
+    });
+    const processed = async (uid: number, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!readEventsFile(config.eventsFile).some((e) => e.detail.uid === uid)) {
+        if (cli.hasExited()) throw new Error(`postroom run exited:\n${cli.stderr().slice(-4000)}`);
+        if (Date.now() > deadline) throw new Error(`UID ${uid} not processed:\n${cli.stderr().slice(-4000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    await processed(bad!, 30_000);
+
+    // Act
+    const [later] = await withSetupClient(info, user, (client) =>
+      appendMessages(client, 'INBOX', [textMessage(3, { namespace: user.user })]),
+    );
+
+    // Assess
+    await processed(later!, 30_000);
+    expect(cli.stderr()).toContain('more than 1000 MIME parts');
+    cli.signal('SIGTERM');
+    expect((await cli.exited).code, cli.stderr()).toBe(0);
+    expect(queued(config)).toBe(0);
   });
 });
