@@ -11,6 +11,9 @@ import { validateConfig } from './validate.ts';
 
 export { formatIssues, formatPath, validateConfig } from './validate.ts';
 
+/** The most alias expansions a config may use (yaml's `maxAliasCount`). */
+const MAX_ALIAS_COUNT = 100;
+
 /** Parses YAML or JSON text (JSON is YAML) into a validated config. */
 export function parseConfig(text: string, origin = 'config'): PostroomConfig {
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
@@ -20,7 +23,21 @@ export function parseConfig(text: string, origin = 'config'): PostroomConfig {
       document.errors.map((error) => `${origin}: ${error.message.split('\n')[0]}`),
     );
   }
-  return validateConfig(document.toJS(), origin);
+  let value: unknown;
+  try {
+    // An alias expanded more often than this is a resource-exhaustion attempt
+    // ("billion laughs"): the yaml package refuses it with a ReferenceError.
+    value = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    throw new ConfigError(
+      `${origin} is not a usable config`,
+      [
+        `${origin}: ${(error as Error).message.split('\n')[0]} (more than ${MAX_ALIAS_COUNT} alias expansions)`,
+      ],
+      { cause: error },
+    );
+  }
+  return validateConfig(value, origin);
 }
 
 /** Reads and validates a config file. */

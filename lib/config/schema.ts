@@ -5,7 +5,8 @@
  * reference.
  */
 import * as z from 'zod';
-import { rulesSchema } from '../rules/schema.ts';
+import { scheduleProblem } from '../core/schedule.ts';
+import { refineFolderName, rulesSchema } from '../rules/schema.ts';
 import { secretRefSchema } from './secret-ref.ts';
 
 export { secretRefSchema } from './secret-ref.ts';
@@ -21,15 +22,24 @@ export const startSchema = z.union(
   },
 );
 
-/** An AWS schedule expression: `rate(5 minutes)` or `cron(...)` (six fields); locally also `rate(10 seconds)`. */
+const SCHEDULE =
+  /^(rate\(\s*\d+\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)|cron\(\S+( \S+){5}\))$/;
+
+/**
+ * An AWS schedule expression: `rate(5 minutes)` or `cron(...)` (six fields); locally also
+ * `rate(10 seconds)`. At most once a second; cron fields are checked with the parser `run` uses.
+ */
 export const scheduleSchema = z
   .string()
-  .regex(
-    /^(rate\(\s*\d+\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)|cron\(\S+( \S+){5}\))$/,
-    'expected a schedule expression such as rate(5 minutes) or cron(0/10 * * * ? *)',
-  );
+  .regex(SCHEDULE, 'expected a schedule expression such as rate(5 minutes) or cron(0/10 * * * ? *)')
+  .superRefine((expression, ctx) => {
+    // One problem per expression: the shape first, then what `run` would make of it.
+    const problem = SCHEDULE.test(expression) ? scheduleProblem(expression) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
-const mailboxNameSchema = z.string().trim().min(1, 'expected a mailbox name');
+/** A logical mailbox name: no control characters, `..` levels or LIST wildcards (`*`, `%`). */
+const mailboxNameSchema = z.string().trim().min(1, 'expected a mailbox name').superRefine(refineFolderName);
 
 export const mailboxEntrySchema = z.union(
   [

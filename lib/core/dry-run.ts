@@ -3,7 +3,8 @@
  * actions — touching nothing. Messages come from .eml bytes or from a mailbox
  * opened with EXAMINE (read-only) and read with BODY.PEEK[] (no \Seen).
  */
-import { isHeldBytes, joinHeld } from '../held-bytes.ts';
+import { Readable } from 'node:stream';
+import { heldPieces, isHeldBytes } from '../held-bytes.ts';
 import type { MailServer, MessageMeta } from '../ports.ts';
 import { type ParsedMessage, parseMessage, type RuleInput, toRuleInput } from '../rules/message.ts';
 import { evaluate } from '../rules/planner.ts';
@@ -24,24 +25,33 @@ export interface DryRunScope {
   mailbox: string;
 }
 
-/** Evaluates the rules on one raw message. An unparseable message gets envelope-level rules and a warning. */
+/**
+ * Evaluates the rules on one raw message. An unparseable message gets
+ * envelope-level rules and a warning. A stream is parsed as it is read, as
+ * `process` reads a blob, so a large message is never held in memory; give its
+ * size (`{ size }`, or the server's `meta`) since the parse may stop early.
+ */
 export async function dryRunRaw(
   rules: readonly Rule[],
-  raw: Uint8Array,
+  raw: Uint8Array | Readable,
   scope: DryRunScope,
-  meta?: MessageMeta,
+  meta?: MessageMeta | { size: number },
   now?: Date,
 ): Promise<DryRunEntry> {
   let parsed: ParsedMessage | undefined;
   const warnings: string[] = [];
   try {
-    parsed = await parseMessage(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
+    parsed = await parseMessage(
+      raw instanceof Readable ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength),
+    );
   } catch (error) {
-    warnings.push(`message could not be parsed: ${(error as Error).message}`);
+    // Only a failing read gets here (parseMessage settles every parse itself).
+    warnings.push(`message could not be read: ${(error as Error).message}`);
   }
-  const facts = meta
-    ? { envelope: meta.envelope, flags: meta.flags, size: meta.size, internalDate: meta.internalDate }
-    : { size: raw.byteLength };
+  const facts =
+    meta && 'uid' in meta
+      ? { envelope: meta.envelope, flags: meta.flags, size: meta.size, internalDate: meta.internalDate }
+      : { size: meta?.size ?? (raw instanceof Readable ? parsed?.size : raw.byteLength) };
   const input: RuleInput = toRuleInput(facts, parsed);
   const evaluation = evaluate(input, rules, scope, now ? { now } : {});
   return {
@@ -73,15 +83,10 @@ export async function dryRunMailbox(
     metas.map((m) => m.uid),
     new Map(metas.map((m) => [m.uid, m.size])),
     async (uid, source) => {
-      const raw = isHeldBytes(source) ? joinHeld(source) : Buffer.concat(await collect(source));
+      // Streamed, never joined: held pieces are read in place, a large body as it arrives.
+      const raw = isHeldBytes(source) ? Readable.from(heldPieces(source)) : source;
       entries.push({ uid, ...(await dryRunRaw(rules, raw, scope, byUid.get(uid))) });
     },
   );
   return entries.sort((a, b) => (a.uid ?? 0) - (b.uid ?? 0));
-}
-
-async function collect(stream: AsyncIterable<unknown>): Promise<Buffer[]> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return chunks;
 }

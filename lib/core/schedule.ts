@@ -33,6 +33,24 @@ export function msUntilNext(expression: string, from: Date = new Date()): number
   throw new Error(`not a schedule expression: ${expression}`);
 }
 
+/**
+ * Why `run` could not follow a schedule expression, or undefined when it can:
+ * a rate of 0 (faster than once a second), or cron fields the same parser `run`
+ * uses refuses (`cron(99 * * * ? *)`). `postroom validate` asks this.
+ */
+export function scheduleProblem(expression: string): string | undefined {
+  const rate = /^rate\(\s*(\d+)\s+\w+\s*\)$/.exec(expression);
+  if (rate && Number(rate[1]) < 1) {
+    return `${expression} would run without pause: a schedule runs at most once a second (rate(1 second) or more)`;
+  }
+  try {
+    msUntilNext(expression, new Date(0));
+    return undefined;
+  } catch (error) {
+    return `invalid cron fields in ${expression}: ${(error as Error).message}`;
+  }
+}
+
 /** True for rates under a minute, which only the local runner accepts. */
 export function isSubMinute(expression: string): boolean {
   return /^rate\(\s*\d+\s+seconds?\s*\)$/.test(expression);

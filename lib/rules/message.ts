@@ -8,7 +8,7 @@
  * with {@link readAttachments}.
  */
 import { once } from 'node:events';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { domainToASCII, domainToUnicode } from 'node:url';
 import type { AddressObject, AttachmentStream, EmailAddress, MailParser, MessageText } from 'mailparser';
 import { PostroomError } from '../errors.ts';
@@ -45,10 +45,48 @@ export interface AttachmentInfo {
   disposition?: string;
 }
 
+/**
+ * Bounds on parsing one message. Normal mail is far inside them; a message past
+ * one is unparseable (content conditions unknown), never a stuck consumer.
+ */
+export interface ParseLimits {
+  /** MIME parts, the root and every multipart container included. */
+  maxParts: number;
+  /** Nesting of MIME parts (the root's children are depth 1). */
+  maxDepth: number;
+  /** The header block of any one MIME part, in bytes. */
+  maxHeaderBytes: number;
+  /** Decoded bytes of all parts together (text and attachments). */
+  maxDecodedBytes: number;
+  /** Time for the whole parse ({@link parseMessage}), or without progress ({@link readAttachments}), in ms. */
+  timeoutMs: number;
+}
+
+export const DEFAULT_PARSE_LIMITS: Readonly<ParseLimits> = Object.freeze({
+  maxParts: 1000,
+  maxDepth: 50,
+  maxHeaderBytes: 256 * 1024,
+  maxDecodedBytes: 256 * 1024 * 1024,
+  timeoutMs: 20_000,
+});
+
+/**
+ * Why a message could not be parsed. `limit`: past one of the {@link ParseLimits};
+ * `timeout`: the time limit; `parser`: the parser failed on it. All three are
+ * properties of the message (trying again gives the same result).
+ */
+export interface ParseFailure {
+  kind: 'limit' | 'timeout' | 'parser';
+  /** One line, e.g. `more than 1000 MIME parts`; never message content. */
+  reason: string;
+}
+
 /** The parts of a raw message rules can test. */
 export interface ParsedMessage {
-  /** False when the parser gave up; the other fields are then empty and `warnings` says why. */
+  /** False when the parser gave up; the other fields are then empty and `warnings` (and `failure`) say why. */
   ok: boolean;
+  /** Set when `ok` is false. */
+  failure?: ParseFailure;
   subject?: string;
   messageId?: string;
   /** The Date header, when it parsed. */
@@ -110,9 +148,10 @@ export function asciiAddress(address: string): string {
   return `${address.slice(0, at)}@${(domainToASCII(domain) || domain).toLowerCase()}`;
 }
 
-function emptyMessage(size: number, warnings: string[]): ParsedMessage {
+function emptyMessage(size: number, failure: ParseFailure): ParsedMessage {
   return {
     ok: false,
+    failure,
     from: [],
     to: [],
     cc: [],
@@ -122,8 +161,77 @@ function emptyMessage(size: number, warnings: string[]): ParsedMessage {
     text: '',
     attachments: [],
     size,
-    warnings,
+    warnings: [`message could not be parsed: ${failure.reason}`],
   };
+}
+
+/** A parse ended by a limit or the clock, as opposed to the parser's own error. */
+class ParseStop extends Error {
+  constructor(readonly failure: ParseFailure) {
+    super(failure.reason);
+  }
+}
+
+/** What mailparser's own limit errors (mailsplit `EMAXLEN`) mean, in our terms. */
+function failureOf(error: unknown, limits: ParseLimits): ParseFailure {
+  if (error instanceof ParseStop) return error.failure;
+  const text = reason(error);
+  if (/child nodes/i.test(text)) return { kind: 'limit', reason: `more than ${limits.maxParts} MIME parts` };
+  if (/header size/i.test(text)) {
+    return { kind: 'limit', reason: `a MIME header block larger than ${limits.maxHeaderBytes} bytes` };
+  }
+  return { kind: 'parser', reason: text };
+}
+
+/**
+ * One settle-once failure signal for a parse: the first of a parser error, a
+ * limit and the clock wins; `promise` rejects with it. The timer keeps the
+ * process alive, so a parser that never answers still ends the parse.
+ */
+function stopSignal(limits: ParseLimits) {
+  let stop!: (error: unknown) => void;
+  let stopped: unknown;
+  const promise = new Promise<never>((_, reject) => {
+    stop = (error) => {
+      if (stopped !== undefined) return;
+      stopped = error ?? new Error('parser failed');
+      reject(stopped);
+    };
+  });
+  promise.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(
+      () =>
+        stop(new ParseStop({ kind: 'timeout', reason: `parsing took longer than ${limits.timeoutMs} ms` })),
+      limits.timeoutMs,
+    );
+  };
+  return {
+    promise,
+    stop,
+    stopped: () => stopped,
+    /** (Re)starts the clock. */
+    arm,
+    /** Stops the clock (while a caller holds an attachment). */
+    pause: () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
+
+/** Checks an attachment's place in the tree against `maxDepth` (`1.2.3` is depth 3). */
+function checkDepth(partId: string | null | undefined, limits: ParseLimits): void {
+  const depth = partId ? partId.split('.').length : 0;
+  if (depth > limits.maxDepth) {
+    throw new ParseStop({ kind: 'limit', reason: `MIME parts nested deeper than ${limits.maxDepth}` });
+  }
+}
+
+function decodedLimit(limits: ParseLimits): ParseStop {
+  return new ParseStop({ kind: 'limit', reason: `more than ${limits.maxDecodedBytes} decoded bytes` });
 }
 
 type ParserHeaders = Map<string, unknown>;
@@ -136,6 +244,7 @@ function addressHeader(headers: ParserHeaders, key: string): MailAddress[] {
 function feed(
   raw: Buffer | Uint8Array | Readable,
   parser: MailParser,
+  stop: (error: unknown) => void,
 ): { size: () => number; sourceError: () => unknown } {
   let size = 0;
   let sourceError: unknown;
@@ -145,6 +254,7 @@ function feed(
     });
     raw.on('error', (error) => {
       sourceError ??= error;
+      stop(error);
       parser.destroy(error);
     });
     raw.pipe(parser);
@@ -167,62 +277,101 @@ function contentTypeOf(item: AttachmentStream): string {
  * never do is spared loading it and its HTML-to-text stack (a large part of
  * the process function's bundle, otherwise compiled and run at every cold start).
  */
-async function newParser(): Promise<MailParser> {
+async function newParser(limits: ParseLimits): Promise<MailParser> {
   const { MailParser } = await import('mailparser');
   // No checksums and no HTML rendering of text: rules need neither. (The Lambda
   // bundles count on it: their linkifier is a stub, infra/lambda-stubs/linkify-it.mjs.)
+  // mailparser enforces the part count and the header size itself (its splitter's
+  // nodes count the root too); its error then arrives as an 'error' event.
   return new MailParser({
     checksumAlgo: false,
     skipTextToHtml: true,
     skipTextLinks: true,
     skipImageLinks: true,
+    maxChildNodes: limits.maxParts,
+    maxHeadSize: limits.maxHeaderBytes,
   });
+}
+
+function limitsOf(overrides: Partial<ParseLimits> | undefined): ParseLimits {
+  return { ...DEFAULT_PARSE_LIMITS, ...overrides };
 }
 
 /**
  * Parses a raw RFC 5322 message into what rules test. Never throws for a
- * malformed message: mailparser is lenient, and where it gives up the result has
- * `ok: false` and a warning, so envelope-level rules still apply. It does reject
- * when `raw` is a stream that fails (the blob could not be read: retry later).
+ * malformed or hostile message and never hangs: where the parser gives up, a
+ * limit is passed or the time is up, the result has `ok: false`, a `failure` and
+ * a warning, so envelope-level rules still apply. It does reject when `raw` is a
+ * stream that fails (the blob could not be read: retry later).
  */
-export async function parseMessage(raw: Buffer | Uint8Array | Readable): Promise<ParsedMessage> {
-  const parser = await newParser();
+export async function parseMessage(
+  raw: Buffer | Uint8Array | Readable,
+  limitOverrides?: Partial<ParseLimits>,
+): Promise<ParsedMessage> {
+  const limits = limitsOf(limitOverrides);
+  const signal = stopSignal(limits);
+  signal.arm();
+  let parser: MailParser | undefined;
+  let source: ReturnType<typeof feed> | undefined;
+  let current: AttachmentStream | undefined;
   let headers: ParserHeaders = new Map();
   let headerLines: ReadonlyArray<{ key: string; line: string }> = [];
-  parser.on('headers', (value: ParserHeaders) => {
-    headers = value;
-  });
-  parser.on('headerLines', (value: ReadonlyArray<{ key: string; line: string }>) => {
-    headerLines = value;
-  });
-  const source = feed(raw, parser);
   const attachments: AttachmentInfo[] = [];
   const warnings: string[] = [];
   let text = '';
   try {
-    for await (const item of parser as AsyncIterable<AttachmentStream | MessageText>) {
-      if (item.type === 'attachment') {
-        let bytes = 0;
-        for await (const chunk of item.content) bytes += (chunk as Buffer).length;
-        item.release?.();
-        attachments.push({
-          ...(item.filename ? { filename: item.filename } : {}),
-          contentType: contentTypeOf(item),
-          size: bytes,
-          ...(item.contentDisposition ? { disposition: item.contentDisposition } : {}),
-        });
-      } else {
-        text = item.text ?? '';
-        if (item.textConversionError) {
-          warnings.push(`HTML part not reduced to text: ${reason(item.textConversionError)}`);
+    parser = await newParser(limits);
+    const active = parser;
+    active.on('error', signal.stop);
+    active.on('headers', (value: ParserHeaders) => {
+      headers = value;
+    });
+    active.on('headerLines', (value: ReadonlyArray<{ key: string; line: string }>) => {
+      headerLines = value;
+    });
+    source = feed(raw, active, signal.stop);
+    let decoded = 0;
+    const consume = async () => {
+      for await (const item of active as AsyncIterable<AttachmentStream | MessageText>) {
+        if (item.type === 'attachment') {
+          current = item;
+          checkDepth(item.partId, limits);
+          let bytes = 0;
+          for await (const chunk of item.content) {
+            bytes += (chunk as Buffer).length;
+            if (decoded + bytes > limits.maxDecodedBytes) throw decodedLimit(limits);
+          }
+          decoded += bytes;
+          current = undefined;
+          item.release?.();
+          attachments.push({
+            ...(item.filename ? { filename: item.filename } : {}),
+            contentType: contentTypeOf(item),
+            size: bytes,
+            ...(item.contentDisposition ? { disposition: item.contentDisposition } : {}),
+          });
+        } else {
+          text = item.text ?? '';
+          if (decoded + Buffer.byteLength(text) > limits.maxDecodedBytes) throw decodedLimit(limits);
+          if (item.textConversionError) {
+            warnings.push(`HTML part not reduced to text: ${reason(item.textConversionError)}`);
+          }
         }
       }
-    }
+    };
+    const work = consume();
+    // The loser of the race below is abandoned: its rejection is not an unhandled one.
+    work.catch(() => undefined);
+    await Promise.race([work, signal.promise]);
   } catch (error) {
-    if (source.sourceError() !== undefined) throw source.sourceError();
-    return emptyMessage(source.size(), [`message could not be parsed: ${reason(error)}`]);
+    if (source?.sourceError() !== undefined) throw source.sourceError();
+    return emptyMessage(source?.size() ?? 0, failureOf(error, limits));
   } finally {
-    // The parser may stop early; a file or S3 stream left half-read would hold its handle.
+    signal.pause();
+    // Whatever is still running stops here: an attachment stream left open
+    // would keep the abandoned loop waiting, a half-read file or S3 stream its handle.
+    if (current && !current.content.destroyed) current.content.destroy();
+    if (parser && !parser.destroyed) parser.destroy();
     if (raw instanceof Readable && !raw.destroyed) raw.destroy();
   }
   if (source.sourceError() !== undefined) throw source.sourceError();
@@ -270,9 +419,15 @@ export interface AttachmentPart {
 
 /** A message whose attachments cannot be read (the parser gave up). Not retryable. */
 export class MessageParseError extends PostroomError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('MESSAGE_UNPARSEABLE', message, options);
+  /** Why, when a limit, the clock or the parser ended it. */
+  readonly failure?: ParseFailure;
+  constructor(message: string, options: { cause?: unknown; failure?: ParseFailure } = {}) {
+    super('MESSAGE_UNPARSEABLE', message, {
+      ...(options.cause !== undefined ? { cause: options.cause } : {}),
+      ...(options.failure ? { context: { failure: options.failure.kind } } : {}),
+    });
     this.name = 'MessageParseError';
+    if (options.failure) this.failure = options.failure;
   }
 }
 
@@ -288,34 +443,79 @@ export class MessageParseError extends PostroomError {
  * Rejects with {@link MessageParseError} when the parser gives up, or with the
  * stream's own error when `raw` fails. Breaking out of the loop stops parsing.
  */
-export async function* readAttachments(raw: Buffer | Uint8Array | Readable): AsyncGenerator<AttachmentPart> {
-  const parser = await newParser();
-  const source = feed(raw, parser);
+export async function* readAttachments(
+  raw: Buffer | Uint8Array | Readable,
+  limitOverrides?: Partial<ParseLimits>,
+): AsyncGenerator<AttachmentPart> {
+  const limits = limitsOf(limitOverrides);
+  const signal = stopSignal(limits);
+  const parser = await newParser(limits);
+  let current: { content: Readable } | undefined;
+  // A failure while the caller reads a part ends that part's stream with it, so
+  // the caller's read (an upload, say) rejects instead of waiting for the rest.
+  const stop = (error: unknown) => {
+    signal.stop(error);
+    if (current && !current.content.destroyed) current.content.destroy(parseError(signal.stopped(), limits));
+  };
+  parser.on('error', stop);
+  const source = feed(raw, parser, stop);
+  const items = (parser as AsyncIterable<AttachmentStream | MessageText>)[Symbol.asyncIterator]();
+  let decoded = 0;
   try {
-    for await (const item of parser as AsyncIterable<AttachmentStream | MessageText>) {
+    for (;;) {
+      signal.arm();
+      const next = await Promise.race([items.next(), signal.promise]);
+      if (next.done) break;
+      const item = next.value;
       if (item.type !== 'attachment') continue;
+      checkDepth(item.partId, limits);
+      // The caller reads a counting copy: decoded bytes are bounded, and progress
+      // (not total time) is what bounds a part the caller takes its time over.
+      const content = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          decoded += chunk.length;
+          if (decoded > limits.maxDecodedBytes) return done(parseError(decodedLimit(limits), limits));
+          signal.arm();
+          done(null, chunk);
+        },
+      });
+      current = { content };
+      item.content.on('error', (error) => content.destroy(error));
+      item.content.pipe(content);
+      content.on('error', (error) => signal.stop(error));
+      signal.pause();
       yield {
         ...(item.filename ? { filename: item.filename } : {}),
         contentType: contentTypeOf(item),
         ...(item.contentDisposition ? { disposition: item.contentDisposition } : {}),
         partId: item.partId,
         related: item.related === true,
-        content: item.content,
+        content,
       };
-      if (!item.content.readableEnded) {
-        item.content.resume();
-        await once(item.content, 'end');
+      if (!content.readableEnded) {
+        signal.arm();
+        content.resume();
+        await Promise.race([once(content, 'end'), signal.promise]);
       }
+      current = undefined;
       item.release?.();
     }
   } catch (error) {
     if (source.sourceError() !== undefined) throw source.sourceError();
-    throw new MessageParseError(`message could not be parsed: ${reason(error)}`, { cause: error });
+    throw parseError(signal.stopped() ?? error, limits);
   } finally {
+    signal.pause();
+    if (current && !current.content.destroyed) current.content.destroy();
     if (!parser.destroyed) parser.destroy();
     if (raw instanceof Readable && !raw.destroyed) raw.destroy();
   }
   if (source.sourceError() !== undefined) throw source.sourceError();
+}
+
+function parseError(error: unknown, limits: ParseLimits): MessageParseError {
+  if (error instanceof MessageParseError) return error;
+  const failure = failureOf(error, limits);
+  return new MessageParseError(`message could not be parsed: ${failure.reason}`, { cause: error, failure });
 }
 
 /** The envelope-level facts of a queue message (`QueueMessage` satisfies this). */

@@ -270,6 +270,33 @@ export const SPECIAL_USES = [
 ] as const;
 export type SpecialUse = (typeof SPECIAL_USES)[number];
 
+/**
+ * Why a logical folder or mailbox name cannot go to the server, or undefined.
+ * Control characters (CR and LF would end the IMAP command line), `.` and `..`
+ * levels, and LIST wildcards (`*`, `%`: a name must name one folder, not a
+ * pattern) are refused.
+ */
+export function folderNameProblem(name: string): string | undefined {
+  const control = [...name].find((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+  if (control !== undefined) {
+    const code = control.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0');
+    return `a folder name may not contain control characters (U+00${code} in ${JSON.stringify(name)})`;
+  }
+  if (name.split('/').some((part) => part.trim() === '..' || part.trim() === '.')) {
+    return `a folder name may not have a "." or ".." level (in "${name}")`;
+  }
+  if (/[*%]/.test(name)) {
+    return `a folder name may not contain the LIST wildcards * and % (in "${name}")`;
+  }
+  return undefined;
+}
+
+/** A zod refinement reporting {@link folderNameProblem} as an issue at the name's path. */
+export function refineFolderName(name: string, ctx: z.RefinementCtx): void {
+  const problem = folderNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+}
+
 /** A logical folder name, `/` between levels (mapped to the server's namespace and delimiter later). */
 export const folderNameSchema = z
   .string({ error: 'expected a folder name' })
@@ -281,7 +308,9 @@ export const folderNameSchema = z
         code: 'custom',
         message: `expected a folder name such as Finance/Invoices (no empty level in "${name}")`,
       });
+      return;
     }
+    refineFolderName(name, ctx);
   });
 
 /** `Finance/Invoices`, or `{ specialUse: "\\Junk" }` resolved from the server's LIST. */
@@ -507,7 +536,10 @@ export const ruleSchema = z.strictObject({
   /** Only for these account ids (all accounts when absent). */
   accounts: z.array(z.string().min(1)).min(1, 'expected at least one account id').optional(),
   /** Only for these logical mailbox names (all when absent; INBOX in any case). */
-  mailboxes: z.array(z.string().trim().min(1)).min(1, 'expected at least one mailbox').optional(),
+  mailboxes: z
+    .array(z.string().trim().min(1).superRefine(refineFolderName))
+    .min(1, 'expected at least one mailbox')
+    .optional(),
   /** The condition; without one the rule applies to every message. */
   when: conditionSchema.optional(),
   // `then` is the rule language's word (an array is never a thenable; the lint rule is off).

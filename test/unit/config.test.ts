@@ -81,6 +81,93 @@ describe('config', () => {
   it('reports YAML syntax errors instead of throwing them raw', () => {
     expect(problemsOf('accounts: [\n')[0]).toMatch(/^config: /);
   });
+
+  it.each([
+    ['rate(0 minutes)', 'rate(0 minutes) would run without pause'],
+    ['rate(0 seconds)', 'rate(0 seconds) would run without pause'],
+    ['cron(99 * * * ? *)', 'invalid cron fields in cron(99 * * * ? *): Constraint error, got value 99'],
+    ['cron(0 25 * * ? *)', 'invalid cron fields in cron(0 25 * * ? *)'],
+  ])('refuses the schedule %s with its path', (schedule, message) => {
+    const problems = problemsOf(account(`    schedule: "${schedule}"\n`));
+    expect(problems).toEqual([expect.stringContaining(`accounts[0].schedule: ${message}`)]);
+  });
+
+  it.each([
+    'rate(1 second)',
+    'rate(10 seconds)',
+    'rate(5 minutes)',
+    'cron(0/10 * * * ? *)',
+    'cron(0 12 ? * MON-FRI *)',
+  ])('accepts the schedule %s', (schedule) => {
+    expect(parseConfig(account(`    schedule: "${schedule}"\n`)).accounts[0]?.schedule).toBe(schedule);
+  });
+
+  it('refuses a YAML alias bomb (billion laughs), naming the file', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].entries()) {
+      const previous = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array.from({ length: 10 }, () => `*${previous}`).join(', ')}]`);
+    }
+    const started = Date.now();
+    let error: unknown;
+    try {
+      parseConfig(`${levels.join('\n')}\n`, 'bomb.yaml');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toBe('bomb.yaml is not a usable config');
+    expect((error as ConfigError).problems).toEqual([
+      expect.stringMatching(/^bomb\.yaml: Excessive alias count .*more than 100 alias expansions/),
+    ]);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('still accepts a config that uses a few aliases', () => {
+    const config = parseConfig(
+      'accounts:\n  - id: a\n    host: h\n    auth: &auth { user: u, password: { env: P } }\n' +
+        '  - id: b\n    host: h\n    auth: *auth\n',
+    );
+    expect(config.accounts[1]?.auth.user).toBe('u');
+  });
+
+  it.each([
+    ['a CR/LF', '"Inbox\\r\\nA1 DELETE INBOX"', 'may not contain control characters (U+000D'],
+    ['a NUL', '"Lists\\u0000x"', 'may not contain control characters (U+0000'],
+    ['a tab', '"Lists\\tx"', 'may not contain control characters (U+0009'],
+    ['a .. level', '"Lists/../Other"', 'may not have a "." or ".." level'],
+    ['a * wildcard', '"Lists/*"', 'may not contain the LIST wildcards * and %'],
+    ['a % wildcard', '"Lists/%"', 'may not contain the LIST wildcards * and %'],
+  ])('refuses a mailbox name with %s, with its path', (_what, name, message) => {
+    expect(problemsOf(account(`    mailboxes: [INBOX, ${name}]\n`))).toEqual([
+      expect.stringContaining(`accounts[0].mailboxes[1]: a folder name ${message}`),
+    ]);
+    expect(problemsOf(account(`    mailboxes: [{ name: ${name} }]\n`))).toEqual([
+      expect.stringContaining(`accounts[0].mailboxes[0].name: a folder name ${message}`),
+    ]);
+  });
+
+  it('refuses copy/move targets and rule mailboxes with control characters, .. levels or wildcards', () => {
+    const problems = problemsOf(
+      account(
+        'rules:\n  - name: r\n    mailboxes: ["Lists/%"]\n    then:\n' +
+          '      - copy: "Arch\\r\\nive"\n      - move: "../Other"\n',
+      ),
+    );
+    expect(problems).toEqual([
+      expect.stringContaining('rules[0].mailboxes[0]: a folder name may not contain the LIST wildcards'),
+      expect.stringContaining('rules[0].then[0].copy: a folder name may not contain control characters'),
+      expect.stringContaining('rules[0].then[1].move: a folder name may not have a "." or ".." level'),
+    ]);
+  });
+
+  it('accepts ordinary folder names, dots inside a level included', () => {
+    const config = parseConfig(
+      account('    mailboxes: [INBOX, "Lists/v1.2", "Ünïcode/Ordner", "a.b"]\n') +
+        'rules:\n  - name: r\n    then: [{ move: "Finance/Invoices 2026" }]\n',
+    );
+    expect(config.accounts[0]?.mailboxes).toHaveLength(4);
+  });
 });
 
 describe('the config the CDK app bundles', () => {

@@ -106,7 +106,7 @@ describe('parseMessage', () => {
 
     // Assess
     expect(parsed.ok).toBe(false);
-    expect(parsed.warnings).toEqual(['message could not be parsed: Max allowed child nodes exceeded']);
+    expect(parsed.warnings).toEqual(['message could not be parsed: more than 1000 MIME parts']);
   });
 
   it('rejects with the stream error when the source fails (a blob read error is retryable, not a parse failure)', async () => {
@@ -257,6 +257,6 @@ describe('toRuleInput', () => {
     // Assess
     expect(input.subject).toBe('Envelope subject');
     expect(input.headers).toBeUndefined();
-    expect(input.warnings).toEqual(['message could not be parsed: Max allowed child nodes exceeded']);
+    expect(input.warnings).toEqual(['message could not be parsed: more than 1000 MIME parts']);
   });
 });

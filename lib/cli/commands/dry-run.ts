@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { openRuntime } from '../../composition/open-runtime.ts';
@@ -46,10 +47,16 @@ Examples:
       const account = options.account ?? config.accounts[0]?.id ?? 'local';
       entries = [];
       for (const file of files) {
-        const raw = await readFile(file);
+        // Streamed like `process` reads a blob: a large message is never read into memory whole.
+        const { size } = await stat(file);
         entries.push({
           file,
-          ...(await dryRunRaw(config.rules, raw, { account, mailbox: options.mailbox ?? 'INBOX' })),
+          ...(await dryRunRaw(
+            config.rules,
+            createReadStream(file),
+            { account, mailbox: options.mailbox ?? 'INBOX' },
+            { size },
+          )),
         });
       }
     } else {
