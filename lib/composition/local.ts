@@ -36,6 +36,8 @@ function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
   const db = openDatabase(file);
   const queue = new SqliteQueue(db, { maxReceives });
   const eventsFile = join(store.dir, 'events.jsonl');
+  // One database: an event and the records of the actions that emit it commit together.
+  const idempotency = new SqliteIdempotencyStore({ db });
   return {
     kind: 'local',
     blobs: new FsBlobStore(store.dir, { deferSync: true }),
@@ -45,8 +47,8 @@ function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
     // Leases need not survive a power cut, only their process (see sqlite.ts).
     leases: new SqliteLeaseStore({ db: openDatabase(file, 'process') }),
     deliveries: new SqliteDeliveryLog({ db }),
-    idempotency: new SqliteIdempotencyStore({ db }),
-    events: new JsonlEventSink(eventsFile),
+    idempotency,
+    events: new JsonlEventSink({ file: eventsFile, db, idempotency }),
     eventsFile,
   };
 }

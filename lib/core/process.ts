@@ -214,15 +214,7 @@ export async function processBatch(
   if (events.length > 0 && budget.spent()) {
     for (const { work } of events) fail(work, outOfTime());
   } else if (events.length > 0) {
-    try {
-      await deps.events.emit(events.map((e) => e.event));
-      for (const { work, action } of events) await complete(deps, work, action, 'done');
-    } catch (error) {
-      for (const { work, action } of events) {
-        report(work, action, 'failed', describeError(error).message);
-        fail(work, error);
-      }
-    }
+    await emitEvents(deps, events);
   }
 
   const actions: Record<string, number> = {};
@@ -711,13 +703,68 @@ function safeFileName(name: string): string {
   return cleaned === '' ? 'attachment' : cleaned;
 }
 
+/** Up to one PutEvents call's worth: its records are written as soon as it succeeds. */
+const EVENTS_PER_RECORD = 10;
+
+/**
+ * Emits a batch's events. Exactly once where the sink commits the records with
+ * the events (locally); else each group's records are written as soon as the
+ * sink accepted it, so a crash in between repeats only those few, with their ids.
+ */
+async function emitEvents(
+  deps: Pick<ProcessDependencies, 'events' | 'idempotency' | 'idempotencyTtlSeconds'>,
+  events: { work: Work; action: PlannedAction; event: PostroomEvent }[],
+): Promise<void> {
+  const failAll = (group: { work: Work; action: PlannedAction }[], error: unknown, prefix = '') => {
+    for (const { work, action } of group) {
+      report(work, action, 'failed', `${prefix}${describeError(error).message}`);
+      fail(work, error);
+    }
+  };
+  const sink = deps.events;
+  if (sink.emitRecorded) {
+    try {
+      await sink.emitRecorded(
+        events.map(({ work, action, event }) => ({ key: idempotencyKey(work.item.message, action), event })),
+        ttlSeconds(deps),
+      );
+    } catch (error) {
+      failAll(events, error);
+      return;
+    }
+    for (const { work, action } of events) settle(work, action, 'done');
+    return;
+  }
+  for (let i = 0; i < events.length; i += EVENTS_PER_RECORD) {
+    const group = events.slice(i, i + EVENTS_PER_RECORD);
+    try {
+      await sink.emit(group.map((e) => e.event));
+    } catch (error) {
+      failAll(events.slice(i), error);
+      return;
+    }
+    await Promise.all(
+      group.map(({ work, action }) =>
+        complete(deps, work, action, 'done').catch((error: unknown) =>
+          failAll([{ work, action }], error, 'emitted, but not recorded: '),
+        ),
+      ),
+    );
+  }
+}
+
 function eventDetail(message: QueueMessage, action: PlannedAction): Record<string, unknown> {
   return { ...message, rule: action.rule, account: message.account, mailbox: message.mailbox };
 }
 
+/** The event of an `emit`; its `id` is stable for the (message, rule, action), like `X-Postroom-Delivery`. */
 function toEvent(message: QueueMessage, action: PlannedAction): PostroomEvent {
   if (action.kind !== 'emit') throw new Error('not an emit action');
-  return { source: 'postroom', 'detail-type': action.detailType, detail: eventDetail(message, action) };
+  return {
+    source: 'postroom',
+    'detail-type': action.detailType,
+    detail: { id: idempotencyKey(message, action), ...eventDetail(message, action) },
+  };
 }
 
 async function complete(
@@ -727,12 +774,18 @@ async function complete(
   status: ActionStatus,
   note?: string,
 ): Promise<void> {
-  await deps.idempotency.markDone(
-    idempotencyKey(work.item.message, action),
-    deps.idempotencyTtlSeconds ?? 14 * 86_400,
-  );
+  await deps.idempotency.markDone(idempotencyKey(work.item.message, action), ttlSeconds(deps));
+  settle(work, action, status, note);
+}
+
+/** Reports a recorded action and takes it off the pending list. */
+function settle(work: Work, action: PlannedAction, status: ActionStatus, note?: string): void {
   report(work, action, status, note);
   work.pending = work.pending.filter((a) => a !== action);
+}
+
+function ttlSeconds(deps: Pick<ProcessDependencies, 'idempotencyTtlSeconds'>): number {
+  return deps.idempotencyTtlSeconds ?? 14 * 86_400;
 }
 
 function report(work: Work, action: PlannedAction, status: ActionStatus, note?: string): void {
