@@ -62,6 +62,8 @@ describe('local events: an outbox commits with the records', () => {
     const entries = [1, 2, 3, 4].map((i) => ({ key: `key-${i}`, event: event(i) }));
     await expect(sink.emitRecorded(entries, 60)).rejects.toThrow();
     for (const { key } of entries) expect(await idempotency.isDone(key)).toBe(true);
+    // Opening the store again (any command does) is not stopped by the file it cannot write yet.
+    expect(() => new JsonlEventSink({ file, db, idempotency })).not.toThrow();
     // A flush that appended two lines and half of a third, then died before its commit.
     rmdirSync(file);
     const outbox = db.prepare('SELECT line FROM event_outbox ORDER BY seq').pluck().all() as string[];

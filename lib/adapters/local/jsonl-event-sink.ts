@@ -86,7 +86,10 @@ export class JsonlEventSink implements EventSink {
     });
     this.#flush = () => flush.immediate();
     // A crash after a commit leaves rows in the outbox: they are written on the next start.
-    this.#flush();
+    // Not fatal here (every command opens the stores): the next emit retries and reports it.
+    try {
+      this.#flush();
+    } catch {}
   }
 
   async emit(events: PostroomEvent[]): Promise<void> {
