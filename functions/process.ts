@@ -98,6 +98,7 @@ async function processRecords(
   logger.info('batch processed', {
     processed: result.processed,
     failed: result.failed,
+    gone: result.gone,
     actions: result.actions,
   });
   return { batchItemFailures: failures };

@@ -172,8 +172,22 @@ export interface PostroomEvent {
   detail: Record<string, unknown>;
 }
 
+/** An event and the idempotency key of the (message, rule, action) that emits it. */
+export interface RecordedEvent {
+  key: string;
+  event: PostroomEvent;
+}
+
 export interface EventSink {
   emit(events: PostroomEvent[]): Promise<void>;
+  /**
+   * Emits the events and marks each key done in the IdempotencyStore in one
+   * commit, so that no crash doubles or drops an event (exactly once). Only a
+   * sink that shares a transaction with the store has it (locally: an outbox
+   * table in the same SQLite database). Without it, the consumer emits and
+   * then marks each key done: at least once, each event with its stable `id`.
+   */
+  emitRecorded?(events: RecordedEvent[], ttlSeconds?: number): Promise<void>;
 }
 
 /** Where a message sits on the server, as returned by the metadata fetch. */

@@ -39,6 +39,8 @@ function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
   const blobs = new FsBlobStore(store.dir, { deferSync: true });
   // What a killed writer left: one small folder to read, in the background, so no command waits for it.
   blobs.removeStaleTemporaryFiles().catch(() => {});
+  // One database: an event and the records of the actions that emit it commit together.
+  const idempotency = new SqliteIdempotencyStore({ db });
   return {
     kind: 'local',
     blobs,
@@ -48,8 +50,8 @@ function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
     // Leases need not survive a power cut, only their process (see sqlite.ts).
     leases: new SqliteLeaseStore({ db: openDatabase(file, 'process') }),
     deliveries: new SqliteDeliveryLog({ db }),
-    idempotency: new SqliteIdempotencyStore({ db }),
-    events: new JsonlEventSink(eventsFile),
+    idempotency,
+    events: new JsonlEventSink({ file: eventsFile, db, idempotency }),
     eventsFile,
   };
 }

@@ -32,6 +32,8 @@ export interface DrainOptions {
 export interface DrainResult {
   processed: number;
   failed: number;
+  /** Done, but no longer on the server (`ProcessResult.gone`). */
+  gone: number;
   /** Completed actions by kind, over every batch. */
   actions: Record<string, number>;
 }
@@ -41,7 +43,7 @@ export async function drainQueue(deps: DrainDependencies, options: DrainOptions 
   const { consumer } = deps;
   const batchSize = options.batchSize ?? 50;
   const visibilityMs = options.visibilityTimeoutMs ?? 5 * 60_000;
-  const total: DrainResult = { processed: 0, failed: 0, actions: {} };
+  const total: DrainResult = { processed: 0, failed: 0, gone: 0, actions: {} };
   // Failed messages are released only when the run ends: released at once, they
   // would be received again in this run, and every receive counts toward
   // maxReceives, so one real attempt could dead-letter them with a reason that
@@ -63,6 +65,7 @@ export async function drainQueue(deps: DrainDependencies, options: DrainOptions 
       }
       total.processed += result.processed;
       total.failed += result.failed;
+      total.gone += result.gone;
       for (const [kind, n] of Object.entries(result.actions))
         total.actions[kind] = (total.actions[kind] ?? 0) + n;
       options.onBatch?.(result);

@@ -32,7 +32,7 @@ import { silentLogger } from '../ports.ts';
 import { type ParsedMessage, parseMessage, readAttachments, toRuleInput } from '../rules/message.ts';
 import { evaluate, needsBody, type PlannedAction } from '../rules/planner.ts';
 import type { Rule, RuleSecretRef } from '../rules/schema.ts';
-import { mailboxKeySegment, rawBlobKey } from './keys.ts';
+import { mailboxKeySegment, messageFingerprint, rawBlobKey } from './keys.ts';
 
 export interface BatchItem {
   /** The queue's id for this delivery (SQS messageId, local receipt). */
@@ -63,15 +63,40 @@ export interface ItemResult {
   matched: string[];
   actions: ActionReport[];
   warnings: string[];
+  /**
+   * The UID the actions were applied to when it is not `uid`: the mailbox was
+   * re-created (new UIDVALIDITY) and the message found again by its fingerprint.
+   */
+  currentUid?: number;
   /** `failed` items stay queued (retried, then dead-lettered); `done` ones are deleted. */
   status: 'done' | 'failed';
   error?: { code: string; message: string };
 }
 
+/**
+ * Why one message failed, as `postroom process --json` prints it (a contract):
+ * one entry per failed action, or one for the message when it failed before any.
+ */
+export interface FailureReport {
+  account: string;
+  mailbox: string;
+  uid: number;
+  rule?: string;
+  action?: string;
+  reason: string;
+}
+
 export interface ProcessResult {
   items: ItemResult[];
+  /** Done, with every server-side action applied (or not needed). */
   processed: number;
   failed: number;
+  /**
+   * Done, but the message was no longer on the server (deleted, its mailbox
+   * gone, or not found again after a UIDVALIDITY change): its server-side
+   * actions were not applied. Acknowledged: a retry would not find it either.
+   */
+  gone: number;
   /** Completed actions by kind. */
   actions: Record<string, number>;
 }
@@ -116,6 +141,8 @@ interface Work {
   result: ItemResult;
   /** Planned actions not done yet, in plan order. */
   pending: PlannedAction[];
+  /** The UID server-side actions apply to: the queued one, or where a fingerprint found it again. */
+  uid: number;
   parsed?: ParsedMessage;
 }
 
@@ -187,15 +214,7 @@ export async function processBatch(
   if (events.length > 0 && budget.spent()) {
     for (const { work } of events) fail(work, outOfTime());
   } else if (events.length > 0) {
-    try {
-      await deps.events.emit(events.map((e) => e.event));
-      for (const { work, action } of events) await complete(deps, work, action, 'done');
-    } catch (error) {
-      for (const { work, action } of events) {
-        report(work, action, 'failed', describeError(error).message);
-        fail(work, error);
-      }
-    }
+    await emitEvents(deps, events);
   }
 
   const actions: Record<string, number> = {};
@@ -204,12 +223,38 @@ export async function processBatch(
       if (a.status === 'done' || a.status === 'left-deleted') actions[a.kind] = (actions[a.kind] ?? 0) + 1;
   }
   const items = works.map((w) => w.result);
+  const gone = items.filter((i) => i.status === 'done' && isGone(i)).length;
   return {
     items,
-    processed: items.filter((i) => i.status === 'done').length,
+    processed: items.filter((i) => i.status === 'done').length - gone,
     failed: items.filter((i) => i.status === 'failed').length,
+    gone,
     actions,
   };
+}
+
+/** Whether a done message's server-side actions found it missing from the server. */
+export function isGone(item: ItemResult): boolean {
+  return item.actions.some((a) => a.status === 'gone' || a.status === 'stale');
+}
+
+/** Why each failed item failed: its failed actions' reasons, or the item's own error. */
+export function failureReports(items: readonly ItemResult[]): FailureReport[] {
+  const reports: FailureReport[] = [];
+  for (const item of items) {
+    if (item.status !== 'failed') continue;
+    const at = { account: item.account, mailbox: item.mailbox, uid: item.uid };
+    const failedActions = item.actions.filter((a) => a.status === 'failed');
+    for (const a of failedActions)
+      reports.push({
+        ...at,
+        rule: a.rule,
+        action: a.kind,
+        reason: a.note ?? item.error?.message ?? 'failed',
+      });
+    if (failedActions.length === 0) reports.push({ ...at, reason: item.error?.message ?? 'failed' });
+  }
+  return reports;
 }
 
 /** Decides what to do with one message; loads the raw message only when a rule needs it. */
@@ -276,7 +321,7 @@ function newWork(item: BatchItem): Work {
     warnings: [],
     status: 'done',
   };
-  return { item, result, pending: [] };
+  return { item, result, pending: [], uid: message.uid };
 }
 
 /** The error of a message the batch did not reach in time (retryable: it stays queued). */
@@ -304,6 +349,10 @@ async function applyImapActions(
   try {
     session = await deps.openSession(account, { deadline: budget.deadline });
   } catch (error) {
+    logger.error('could not open a session; its messages stay queued', {
+      account: account.id,
+      ...describeError(error),
+    });
     for (const w of works) fail(w, error);
     return;
   }
@@ -387,23 +436,32 @@ async function applyInMailbox(
     }
     return;
   }
+  // A UID of a previous incarnation of the mailbox could name another message now:
+  // find each stale one again by its fingerprint, as the poll's rescan does.
+  const stale = works.filter(
+    (w) => w.item.message.uidValidity !== state.uidValidity && w.result.status !== 'failed',
+  );
+  if (stale.length > 0) await relocate(session, stale);
   const live: Work[] = [];
   for (const work of works) {
-    if (work.item.message.uidValidity !== state.uidValidity) {
-      // The UID belongs to a previous incarnation of the mailbox: acting on it could hit another message.
-      for (const action of work.pending.filter((a) => IMAP_KINDS.has(a.kind))) {
-        report(work, action, 'stale', `UIDVALIDITY is now ${state.uidValidity}`);
-      }
-      work.pending = work.pending.filter((a) => !IMAP_KINDS.has(a.kind));
-    } else {
+    if (work.item.message.uidValidity === state.uidValidity || work.result.currentUid !== undefined) {
       live.push(work);
+      continue;
+    }
+    if (work.result.status === 'failed') continue;
+    for (const action of work.pending.filter((a) => IMAP_KINDS.has(a.kind))) {
+      await complete(
+        deps,
+        work,
+        action,
+        'stale',
+        `UIDVALIDITY is now ${state.uidValidity}; not found there by Message-ID, date and size`,
+      );
     }
   }
-  const existing = new Set(
-    live.length > 0 ? await session.existingUids(live.map((w) => w.item.message.uid)) : [],
-  );
+  const existing = new Set(live.length > 0 ? await session.existingUids(live.map((w) => w.uid)) : []);
   for (const work of live) {
-    if (existing.has(work.item.message.uid)) continue;
+    if (existing.has(work.uid)) continue;
     for (const action of work.pending.filter((a) => IMAP_KINDS.has(a.kind))) {
       await complete(deps, work, action, 'gone', 'no longer in the mailbox');
     }
@@ -429,7 +487,7 @@ async function applyInMailbox(
       { action: PlannedAction; entries: { work: Work; action: PlannedAction }[] }
     >();
     for (const work of live) {
-      if (!existing.has(work.item.message.uid)) continue;
+      if (!existing.has(work.uid)) continue;
       for (const action of work.pending) {
         if (action.kind !== phase || work.result.status === 'failed') continue;
         const key = `${groupKey(action)}${copiedMoves.has(action) ? '\u0000copied' : ''}`;
@@ -443,7 +501,7 @@ async function applyInMailbox(
         for (const entry of entries) fail(entry.work, outOfTime());
         continue;
       }
-      const uids = entries.map((e) => e.work.item.message.uid);
+      const uids = entries.map((e) => e.work.uid);
       let outcome: { status: ActionStatus; note?: string };
       try {
         outcome = await runImapAction(session, action, uids, targets, copiedMoves.has(action));
@@ -479,6 +537,39 @@ async function applyInMailbox(
     }
   }
 }
+
+/**
+ * Finds messages queued under an earlier UIDVALIDITY in the selected mailbox by
+ * Message-ID + internal date + size, and points them at their new UIDs. Two
+ * queued messages with one fingerprint (the same mail appended twice) take
+ * the matching UIDs in order, one each.
+ */
+async function relocate(session: MailServer, works: Work[]): Promise<void> {
+  const dates = works.map((w) => Date.parse(w.item.message.internalDate));
+  const earliest = Math.min(...dates.filter(Number.isFinite));
+  // SEARCH SINCE compares dates only, in the server's zone (RFC 3501 6.4.4): a day earlier covers any zone.
+  const since = new Date(Number.isFinite(earliest) ? earliest - 86_400_000 : 0);
+  const uids = await session.searchSince(since);
+  const byFingerprint = new Map<string, number[]>();
+  for (let i = 0; i < uids.length; i += RELOCATE_META_SLICE) {
+    for (const meta of await session.fetchMeta(uids.slice(i, i + RELOCATE_META_SLICE), { messageId: true })) {
+      const fingerprint = messageFingerprint(meta);
+      const list = byFingerprint.get(fingerprint);
+      if (list) list.push(meta.uid);
+      else byFingerprint.set(fingerprint, [meta.uid]);
+    }
+  }
+  for (const list of byFingerprint.values()) list.sort((a, b) => a - b);
+  for (const work of [...works].sort((a, b) => a.item.message.uid - b.item.message.uid)) {
+    const uid = byFingerprint.get(messageFingerprint(work.item.message))?.shift();
+    if (uid === undefined) continue;
+    work.uid = uid;
+    work.result.currentUid = uid;
+  }
+}
+
+/** UIDs per metadata FETCH while relocating: one command stays a bounded answer. */
+const RELOCATE_META_SLICE = 500;
 
 async function runImapAction(
   session: MailServer,
@@ -612,13 +703,68 @@ function safeFileName(name: string): string {
   return cleaned === '' ? 'attachment' : cleaned;
 }
 
+/** Up to one PutEvents call's worth: its records are written as soon as it succeeds. */
+const EVENTS_PER_RECORD = 10;
+
+/**
+ * Emits a batch's events. Exactly once where the sink commits the records with
+ * the events (locally); else each group's records are written as soon as the
+ * sink accepted it, so a crash in between repeats only those few, with their ids.
+ */
+async function emitEvents(
+  deps: Pick<ProcessDependencies, 'events' | 'idempotency' | 'idempotencyTtlSeconds'>,
+  events: { work: Work; action: PlannedAction; event: PostroomEvent }[],
+): Promise<void> {
+  const failAll = (group: { work: Work; action: PlannedAction }[], error: unknown, prefix = '') => {
+    for (const { work, action } of group) {
+      report(work, action, 'failed', `${prefix}${describeError(error).message}`);
+      fail(work, error);
+    }
+  };
+  const sink = deps.events;
+  if (sink.emitRecorded) {
+    try {
+      await sink.emitRecorded(
+        events.map(({ work, action, event }) => ({ key: idempotencyKey(work.item.message, action), event })),
+        ttlSeconds(deps),
+      );
+    } catch (error) {
+      failAll(events, error);
+      return;
+    }
+    for (const { work, action } of events) settle(work, action, 'done');
+    return;
+  }
+  for (let i = 0; i < events.length; i += EVENTS_PER_RECORD) {
+    const group = events.slice(i, i + EVENTS_PER_RECORD);
+    try {
+      await sink.emit(group.map((e) => e.event));
+    } catch (error) {
+      failAll(events.slice(i), error);
+      return;
+    }
+    await Promise.all(
+      group.map(({ work, action }) =>
+        complete(deps, work, action, 'done').catch((error: unknown) =>
+          failAll([{ work, action }], error, 'emitted, but not recorded: '),
+        ),
+      ),
+    );
+  }
+}
+
 function eventDetail(message: QueueMessage, action: PlannedAction): Record<string, unknown> {
   return { ...message, rule: action.rule, account: message.account, mailbox: message.mailbox };
 }
 
+/** The event of an `emit`; its `id` is stable for the (message, rule, action), like `X-Postroom-Delivery`. */
 function toEvent(message: QueueMessage, action: PlannedAction): PostroomEvent {
   if (action.kind !== 'emit') throw new Error('not an emit action');
-  return { source: 'postroom', 'detail-type': action.detailType, detail: eventDetail(message, action) };
+  return {
+    source: 'postroom',
+    'detail-type': action.detailType,
+    detail: { id: idempotencyKey(message, action), ...eventDetail(message, action) },
+  };
 }
 
 async function complete(
@@ -628,12 +774,18 @@ async function complete(
   status: ActionStatus,
   note?: string,
 ): Promise<void> {
-  await deps.idempotency.markDone(
-    idempotencyKey(work.item.message, action),
-    deps.idempotencyTtlSeconds ?? 14 * 86_400,
-  );
+  await deps.idempotency.markDone(idempotencyKey(work.item.message, action), ttlSeconds(deps));
+  settle(work, action, status, note);
+}
+
+/** Reports a recorded action and takes it off the pending list. */
+function settle(work: Work, action: PlannedAction, status: ActionStatus, note?: string): void {
   report(work, action, status, note);
   work.pending = work.pending.filter((a) => a !== action);
+}
+
+function ttlSeconds(deps: Pick<ProcessDependencies, 'idempotencyTtlSeconds'>): number {
+  return deps.idempotencyTtlSeconds ?? 14 * 86_400;
 }
 
 function report(work: Work, action: PlannedAction, status: ActionStatus, note?: string): void {

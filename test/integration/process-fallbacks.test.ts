@@ -142,7 +142,7 @@ describe('process on servers without MOVE or UIDPLUS', () => {
         uid: oldUid,
         kind: 'delete',
         status: 'stale',
-        note: `UIDVALIDITY is now ${after.uidValidity}`,
+        note: `UIDVALIDITY is now ${after.uidValidity}; not found there by Message-ID, date and size`,
       }),
     ]);
     expect(results[0]!.items[0]!.status).toBe('done');

@@ -42,6 +42,11 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   async markDone(key: string, ttlSeconds?: number): Promise<void> {
+    this.markDoneSync(key, ttlSeconds);
+  }
+
+  /** `markDone` inside a caller's transaction on the same database (the event outbox). */
+  markDoneSync(key: string, ttlSeconds?: number): void {
     const now = this.#clock();
     const ttl = ttlSeconds ?? this.#defaultTtlSeconds;
     if (ttl !== undefined && !(ttl > 0)) throw new RangeError(`ttlSeconds must be positive, got ${ttl}`);

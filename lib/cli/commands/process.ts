@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { drainQueue } from '../../core/drain.ts';
-import type { ProcessResult } from '../../core/process.ts';
+import { type FailureReport, failureReports, isGone, type ProcessResult } from '../../core/process.ts';
 import { ConfigError } from '../../errors.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { sharedRedactor, table } from '../output.ts';
@@ -28,7 +28,11 @@ export function registerProcess(program: Command): void {
         'after',
         `
 Output with --json:
-  { "processed": N, "failed": N, "actions": { "move": N, "flag": N, ... } }
+  { "processed": N, "failed": N, "gone": N, "actions": { "move": N, "flag": N, ... },
+    "failures": [{ "account", "mailbox", "uid", "rule"?, "action"?, "reason" }] }
+"gone": messages no longer on the server (deleted, their mailbox gone, or not
+found again after a UIDVALIDITY change): their server-side actions were not applied.
+Exit status 1 when any message failed, with --json too.
 
 Examples:
   $ postroom poll --config postroom.yaml && postroom process --config postroom.yaml
@@ -49,31 +53,54 @@ Examples:
       ...(options.trace ? { trace: terminal } : {}),
     });
     const rows: string[][] = [];
+    const failures: FailureReport[] = [];
     const summary = await drainQueue(runtime.drainDependencies(), {
       batchSize: Number(options.batchSize) || 50,
-      ...(options.json ? {} : { onBatch: (result) => rows.push(...resultRows(result)) }),
+      onBatch: (result) => {
+        failures.push(...failureReports(result.items));
+        if (!options.json) rows.push(...resultRows(result));
+      },
     });
+    if (summary.failed > 0) process.exitCode = 1;
     if (options.json) {
-      terminal.json({ processed: summary.processed, failed: summary.failed, actions: summary.actions });
+      terminal.json({
+        processed: summary.processed,
+        failed: summary.failed,
+        gone: summary.gone,
+        actions: summary.actions,
+        failures,
+      });
       return;
     }
-    if (rows.length > 0) terminal.print(table(['uid', 'subject', 'rules', 'actions'], rows));
+    if (rows.length > 0) terminal.print(table(['uid', 'subject', 'rules', 'actions', 'reason'], rows));
     const counts = Object.entries(summary.actions)
       .map(([kind, n]) => `${kind} ${n}`)
       .join(', ');
-    terminal.print(`processed ${summary.processed}, failed ${summary.failed}${counts ? ` (${counts})` : ''}`);
-    if (summary.failed > 0) process.exitCode = 1;
+    terminal.print(
+      `processed ${summary.processed}, failed ${summary.failed}` +
+        `${summary.gone > 0 ? `, gone ${summary.gone}` : ''}${counts ? ` (${counts})` : ''}`,
+    );
   });
 }
 
-/** One table row per message: UID, subject, the rules that matched, what was done. */
+/** One table row per message: UID, subject, the rules that matched, what was done, why it failed. */
 function resultRows(result: ProcessResult): string[][] {
   return result.items.map((item) => [
-    String(item.uid),
+    item.currentUid !== undefined ? `${item.uid} (now ${item.currentUid})` : String(item.uid),
     (item.subject ?? '').slice(0, 50),
     item.matched.join(', ') || '-',
     item.actions
       .map((a) => `${a.kind}${a.detail ? ` ${a.detail}` : ''}${a.status === 'done' ? '' : ` (${a.status})`}`)
       .join('; ') || '-',
+    rowReason(item),
   ]);
+}
+
+function rowReason(item: ProcessResult['items'][number]): string {
+  if (item.status === 'failed')
+    return failureReports([item])
+      .map((f) => f.reason)
+      .join('; ');
+  if (isGone(item)) return 'gone from the server: not acted on';
+  return '';
 }
