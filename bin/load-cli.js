@@ -32,3 +32,12 @@ export async function loadCli() {
   register();
   return import('../lib/cli/entry.ts');
 }
+
+/** Exits with `code` once stdout and stderr have handed on what was written to them (at most a second). */
+export async function exitAfterOutput(code) {
+  const flushed = (stream) =>
+    stream.writableLength === 0 ? Promise.resolve() : new Promise((resolve) => stream.once('drain', resolve));
+  const deadline = new Promise((resolve) => setTimeout(resolve, 1000).unref());
+  await Promise.race([Promise.all([flushed(process.stdout), flushed(process.stderr)]), deadline]);
+  process.exit(code);
+}
