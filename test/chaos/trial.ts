@@ -113,6 +113,10 @@ export async function runTrial(
       const byBytes = rng.next() < 0.7;
       const delayMs = byBytes ? Math.max(2 * maxDelayMs, KILL_BOUND_MS) : rng.int(200, maxDelayMs);
       const afterBytes = byBytes ? rng.int(0, maxBytes) : Number.POSITIVE_INFINITY;
+      // Loopback hands a whole FETCH response over in one read: paced in small
+      // pieces, the byte count (and so the kill) can land inside it.
+      if (byBytes)
+        world.proxy.arm({ kind: 'slow', bytesPerSecond: rng.int(50_000, 400_000), chunkBytes: 512 });
       const from = world.proxy.forwarded();
       const cli = spawnPostroom(
         [command, '--config', world.config.file, ...(command === 'run' ? [] : ['--json'])],
@@ -132,6 +136,7 @@ export async function runTrial(
         log(`  SIGKILL ${command} at ${at}`);
       } else log(`  ${command} ended before its kill at ${at}`);
       await cli.exited;
+      world.proxy.disarm();
     },
     finding: (f) => findings.push(f),
     log: (line) => log(`  ${line}`),

@@ -18,9 +18,12 @@ const TRIALS = Number(process.env.CHAOS_TRIALS) || undefined;
 /** Fewer messages than the long run: each trial starts several node processes on a small machine. */
 const MESSAGES = 8;
 
-/** Modest counts: two where the moment is random (kills), one where the fault is the same each time. */
+/**
+ * Modest counts, to stay near two minutes on a 2-core machine: two for the kill
+ * of process (where a doubled event line shows up one trial in twenty), one elsewhere.
+ */
 const SCENARIOS: { name: string; trials: number }[] = [
-  { name: 'kill-poll', trials: TRIALS ?? 2 },
+  { name: 'kill-poll', trials: TRIALS ?? 1 },
   { name: 'kill-process', trials: TRIALS ?? 2 },
   { name: 'kill-run', trials: TRIALS ?? 1 },
   { name: 'cut-connection', trials: TRIALS ?? 1 },
