@@ -65,6 +65,14 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
     options.onSecret?.(value);
     return value;
   };
+  const passwordOf = async (account: AccountConfig): Promise<string> => {
+    // The schema requires a password for `login` and `plain`; OAuth2 accounts get no further than this.
+    if (!account.auth.password)
+      throw new ConfigError(`account ${account.id}: no password`, [
+        `accounts.${account.id}.auth.password: required with method ${account.auth.method}`,
+      ]);
+    return secretValue(account.auth.password);
+  };
 
   // The IMAP library's own chatter (its warnings repeat what the ImapError
   // already says, in its words) is debug detail: visible with --verbose.
@@ -79,7 +87,7 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
   const openSession: OpenSession = async (account, sessionOptions = {}) => {
     return connectMailServer(account, {
       ...sessionOptions,
-      password: await secretValue(account.auth.password),
+      password: await passwordOf(account),
       largeMessageBytes: config.ingest.largeMessageBytes,
       logger: libraryLogger,
       // The session's own warnings (a server breaking UID rules) are the user's to see.
@@ -108,7 +116,7 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
     openSession,
     watchMailbox: async (account, mailbox, handlers) =>
       watchMailbox(account, mailbox, handlers, {
-        password: await secretValue(account.auth.password),
+        password: await passwordOf(account),
         logger: libraryLogger,
         ...trace,
       }),
