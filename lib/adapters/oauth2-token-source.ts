@@ -83,10 +83,18 @@ export function createOAuth2TokenSource(options: OAuth2TokenSourceOptions): Acce
     if (grant === 'jwt_bearer') {
       const serviceKey = parseServiceAccountKey(account.id, await secret(oauth2.serviceAccountKey!));
       body.set('grant_type', 'urn:ietf:params:oauth:grant-type:jwt-bearer');
-      body.set(
-        'assertion',
-        signAssertion(serviceKey, { sub: account.auth.user, scope, aud: tokenUrl, now: now() }),
-      );
+      let assertion: string;
+      try {
+        assertion = signAssertion(serviceKey, { sub: account.auth.user, scope, aud: tokenUrl, now: now() });
+      } catch (error) {
+        // Node's message names the decoder's complaint, never the key.
+        throw new OAuthError(
+          'OAUTH_FAILED',
+          `account ${account.id}: cannot sign with the serviceAccountKey's private_key: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      body.set('assertion', assertion);
     } else {
       body.set('grant_type', grant);
       if (oauth2.clientId) body.set('client_id', oauth2.clientId);

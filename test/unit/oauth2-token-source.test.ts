@@ -226,4 +226,20 @@ describe('OAuth2 token source', () => {
       ),
     ).toBe(true);
   });
+
+  it('fails with one line when the service account key cannot sign', async () => {
+    secrets.KEY = JSON.stringify({ client_email: 'sa@p.iam.gserviceaccount.com', private_key: 'not a key' });
+    const { calls, fetchImpl } = endpoint([{ body: { access_token: 'at', expires_in: 3600 } }]);
+    const source = createOAuth2TokenSource({ resolveSecret, fetch: fetchImpl });
+
+    const error = await source
+      .accessToken(accountWith('{ provider: google, grant: jwt_bearer, serviceAccountKey: { env: KEY } }'))
+      .catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: 'OAUTH_FAILED' });
+    expect((error as Error).message).toMatch(
+      /^account support: cannot sign with the serviceAccountKey's private_key: /,
+    );
+    expect(calls).toHaveLength(0);
+  });
 });
