@@ -12,8 +12,10 @@ import { ConfigError } from '#lib/errors.ts';
 export interface SecretRefUse {
   /** The config path, e.g. `accounts[0].auth.password`. */
   path: string;
-  /** The account id when the reference is an account's IMAP password. */
+  /** The account id when the reference is an account's IMAP credential (its password, or an `oauth2` secret). */
   account?: string;
+  /** True for a refresh token the token endpoint may rotate: Postroom writes the new one back (`PutSecretValue`). */
+  rotated?: true;
   ref: { env: string } | { secret: string };
 }
 
@@ -39,11 +41,20 @@ export function findSecretRefs(config: PostroomConfig): SecretRefUse[] {
       const [key, inner] = entries[0]!;
       if ((key === 'env' || key === 'secret') && typeof inner === 'string') {
         const ref = key === 'env' ? { env: inner } : { secret: inner };
-        const account =
-          path.length === 4 && path[0] === 'accounts' && path[2] === 'auth' && path[3] === 'password'
-            ? config.accounts[path[1] as number]?.id
+        const owner =
+          path[0] === 'accounts' && path[2] === 'auth' && (path[3] === 'password' || path[3] === 'oauth2')
+            ? config.accounts[path[1] as number]
             : undefined;
-        found.push({ path: formatPath(path), ref, ...(account === undefined ? {} : { account }) });
+        const rotated =
+          path[3] === 'oauth2' &&
+          path[4] === 'refreshToken' &&
+          (owner?.auth.oauth2?.grant ?? 'refresh_token') === 'refresh_token';
+        found.push({
+          path: formatPath(path),
+          ref,
+          ...(owner === undefined ? {} : { account: owner.id }),
+          ...(rotated ? { rotated: true as const } : {}),
+        });
         return;
       }
     }

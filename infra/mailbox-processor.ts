@@ -414,8 +414,11 @@ export class MailboxProcessor extends Construct {
     this.queue.grantSendMessages(this.pollRole);
     this.eventBus.grantPutEventsTo(this.processRole);
 
-    // Secrets: IMAP passwords for both functions (the processor applies IMAP actions too),
-    // every other reference (webhook secrets) for the processor only.
+    // Secrets: IMAP credentials (passwords, OAuth2 client secrets, refresh tokens, service
+    // account keys) for both functions (the processor applies IMAP actions too), every
+    // other reference (webhook secrets) for the processor only. Refresh tokens an endpoint
+    // may rotate are written back by whichever function refreshed: those secrets alone
+    // get PutSecretValue.
     const secretArn = (nameOrArn: string): string =>
       nameOrArn.startsWith('arn:')
         ? nameOrArn
@@ -428,22 +431,26 @@ export class MailboxProcessor extends Construct {
           });
     const imapSecrets = new Set<string>();
     const otherSecrets = new Set<string>();
+    const rotatedSecrets = new Set<string>();
     for (const use of findSecretRefs(config)) {
       if (!('secret' in use.ref)) continue;
       (use.account === undefined ? otherSecrets : imapSecrets).add(secretArn(use.ref.secret));
+      if (use.rotated) rotatedSecrets.add(secretArn(use.ref.secret));
     }
-    const grantSecrets = (role: iam.Role, arns: Set<string>) => {
+    const grantSecrets = (role: iam.Role, arns: Set<string>, write = false) => {
       if (arns.size === 0) return;
       role.addToPolicy(
         new iam.PolicyStatement({
-          sid: 'ReadConfiguredSecrets',
-          actions: ['secretsmanager:GetSecretValue'],
+          sid: write ? 'WriteRotatedRefreshTokens' : 'ReadConfiguredSecrets',
+          actions: [write ? 'secretsmanager:PutSecretValue' : 'secretsmanager:GetSecretValue'],
           resources: [...arns].sort(),
         }),
       );
     };
     grantSecrets(this.pollRole, imapSecrets);
     grantSecrets(this.processRole, new Set([...imapSecrets, ...otherSecrets]));
+    grantSecrets(this.pollRole, rotatedSecrets, true);
+    grantSecrets(this.processRole, rotatedSecrets, true);
 
     // cdk-nag flags any `*` in a resource. These are object keys inside our own bucket.
     Validations.of(this.pollRole).acknowledge({

@@ -50,6 +50,24 @@ export class SecretError extends PostroomError {
   }
 }
 
+/**
+ * Getting an OAuth2 access token failed. `OAUTH_FAILED`: the token endpoint
+ * refused (`invalid_grant`, consent required, a wrong tenant): only a person
+ * can fix it. `OAUTH_UNAVAILABLE`: it could not be reached or answered 5xx/429:
+ * later may work. The message names the account, the endpoint and its answer,
+ * never a token or secret.
+ */
+export class OAuthError extends PostroomError {
+  constructor(
+    code: 'OAUTH_FAILED' | 'OAUTH_UNAVAILABLE',
+    message: string,
+    options: { cause?: unknown; context?: Record<string, unknown> } = {},
+  ) {
+    super(code, message, { ...options, retryable: code === 'OAUTH_UNAVAILABLE' });
+    this.name = 'OAuthError';
+  }
+}
+
 export type ImapFailure =
   | 'AUTH_FAILED'
   | 'CONNECT_FAILED'

@@ -372,6 +372,33 @@ export type LocalQueueConsumer = QueueConsumer & {
   stats(): { queued: number; inFlight: number; deadLetter: number };
 };
 
+/** An OAuth2 access token for an account, and whether it was fetched just now (not from the cache). */
+export interface AccessToken {
+  value: string;
+  fresh: boolean;
+}
+
+/** Access tokens for accounts that log in with `method: xoauth2` or `oauthbearer`. */
+export interface AccessTokenSource {
+  /**
+   * A token valid for a while yet: from the cache, or from the token endpoint
+   * (one request in flight per account). `rejected`: the server refused this
+   * token, so it is not served again.
+   */
+  accessToken(account: AccountConfig, options?: { rejected?: string }): Promise<AccessToken>;
+}
+
+/**
+ * Keeps the refresh tokens an endpoint rotated (a new `refresh_token` in a
+ * token response): locally the state store, in AWS the secret itself.
+ */
+export interface RefreshTokenStore {
+  /** The refresh token to use: the one kept for `configured` (the value the config's reference gave), or `configured` itself. */
+  current(account: AccountConfig, configured: string): Promise<string>;
+  /** Keeps `next`, which replaces the token issued from `configured`. */
+  rotate(account: AccountConfig, configured: string, next: string): Promise<void>;
+}
+
 /** One set of stores, AWS or local, as the composition root binds them (`lib/composition/`). */
 export interface Stores {
   kind: StoreConfig['kind'];
@@ -386,6 +413,8 @@ export interface Stores {
   events: EventSink;
   /** Local only: where `emit` writes (`<store dir>/events.jsonl`). */
   eventsFile?: string;
+  /** Where rotated OAuth2 refresh tokens are kept. @default kept in memory only */
+  refreshTokens?: RefreshTokenStore;
 }
 
 /** A logger that drops everything (the default where none is injected). */

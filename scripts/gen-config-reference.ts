@@ -83,7 +83,7 @@ const SECTIONS: Section[] = [
 const FALLBACK_DESCRIPTIONS: Record<string, string> = {
   '`accounts[]` port': 'The IMAP port.',
   '`accounts[]` auth.method':
-    '`login`: LOGIN, or AUTHENTICATE PLAIN when the server disables LOGIN (LOGINDISABLED); `plain`: AUTHENTICATE PLAIN.',
+    '`login`: LOGIN, or AUTHENTICATE PLAIN when the server disables LOGIN (LOGINDISABLED); `plain`: AUTHENTICATE PLAIN; `xoauth2` / `oauthbearer`: AUTHENTICATE XOAUTH2 / OAUTHBEARER (RFC 7628) with an access token from `oauth2`.',
   '`aws` poller.timeoutSeconds': 'Lambda timeout of the poll function; a poll stops cleanly before it.',
   '`aws` poller.memoryMb': 'Lambda memory of the poll function.',
   '`aws` processor.timeoutSeconds':
@@ -106,8 +106,6 @@ const FALLBACK_DESCRIPTIONS: Record<string, string> = {
   '`accounts[]` tlsOptions': 'Certificate checks for TLS and STARTTLS.',
   '`accounts[]` auth': 'How to log in.',
   '`accounts[]` auth.user': 'The IMAP user name.',
-  '`accounts[]` auth.password':
-    'The password, by reference: an environment variable (local) or a Secrets Manager secret (AWS).',
   '`accounts[]` mailboxes':
     'Mailboxes to poll, by logical name with `/` between levels; an entry may set its own `start` and `idle`.',
   '`store` with `kind: local` kind': 'The embedded stand-ins: a folder and SQLite.',

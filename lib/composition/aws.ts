@@ -14,6 +14,7 @@ import { DynamoLeaseStore } from '../adapters/aws/dynamodb-lease-store.ts';
 import { EventBridgeEventSink } from '../adapters/aws/eventbridge-event-sink.ts';
 import { S3BlobStore } from '../adapters/aws/s3-blob-store.ts';
 import { fetchSecretFromSecretsManager } from '../adapters/aws/secrets.ts';
+import { SecretsManagerRefreshTokenStore } from '../adapters/aws/secrets-manager-refresh-token-store.ts';
 import { SqsQueue } from '../adapters/aws/sqs-queue.ts';
 import type { PostroomConfig, StoreConfig } from '../config/schema.ts';
 import { PostroomError } from '../errors.ts';
@@ -63,6 +64,7 @@ function openAwsStores(store: AwsStoreConfig, events: EventSink | undefined): St
     leases: new DynamoLeaseStore(table),
     deliveries: new DynamoDeliveryLog(table),
     idempotency: new DynamoIdempotencyStore(table),
+    refreshTokens: new SecretsManagerRefreshTokenStore(),
     events: events ?? {
       emit: async () => {
         throw new PostroomError(

@@ -13,6 +13,7 @@ import { SqliteDeliveryLog } from '../adapters/local/sqlite-delivery-log.ts';
 import { SqliteIdempotencyStore } from '../adapters/local/sqlite-idempotency-store.ts';
 import { SqliteLeaseStore } from '../adapters/local/sqlite-lease-store.ts';
 import { SqliteQueue } from '../adapters/local/sqlite-queue.ts';
+import { SqliteRefreshTokenStore } from '../adapters/local/sqlite-refresh-token-store.ts';
 import type { PostroomConfig, StoreConfig } from '../config/schema.ts';
 import type { Stores } from '../ports.ts';
 import { composeRuntime, type DriverOptions, type Runtime } from './runtime.ts';
@@ -53,5 +54,6 @@ function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
     idempotency,
     events: new JsonlEventSink({ file: eventsFile, db, idempotency }),
     eventsFile,
+    refreshTokens: new SqliteRefreshTokenStore({ db }),
   };
 }

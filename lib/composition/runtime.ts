@@ -6,13 +6,14 @@
  * `open-runtime.ts` loads only the set the config names.
  */
 import { hostname } from 'node:os';
+import { createOAuth2TokenSource } from '../adapters/oauth2-token-source.ts';
 import { createWebhookSender } from '../adapters/webhook-sender.ts';
 import type { AccountConfig, PostroomConfig, SecretRef } from '../config/schema.ts';
 import { resolveSecret, type SecretFetcher } from '../config/secrets.ts';
 import type { DrainDependencies } from '../core/drain.ts';
 import type { PollDependencies } from '../core/poll.ts';
 import type { ProcessDependencies } from '../core/process.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, isPostroomError } from '../errors.ts';
 import { connectMailServer } from '../imap/connect.ts';
 import { watchMailbox } from '../imap/idle-watcher.ts';
 import type { Logger, MailboxWatch, OpenSession, Stores, WatchHandlers } from '../ports.ts';
@@ -39,7 +40,7 @@ export interface Runtime {
   config: PostroomConfig;
   stores: Stores;
   logger: Logger;
-  /** Resolves the account's password and opens an authenticated IMAP session. */
+  /** Resolves the account's password or OAuth2 access token and opens an authenticated IMAP session. */
   openSession: OpenSession;
   pollDependencies(ownerId?: string): PollDependencies;
   processDependencies(): ProcessDependencies;
@@ -65,6 +66,42 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
     options.onSecret?.(value);
     return value;
   };
+  const tokens = createOAuth2TokenSource({
+    resolveSecret: secretValue,
+    refreshTokens: stores.refreshTokens,
+    onSecret: options.onSecret,
+    logger: options.logger,
+  });
+
+  /**
+   * Connects with the account's credential: its password, or an OAuth2 access
+   * token. A cached token the server refuses (revoked, or expired sooner than
+   * it said) is replaced once by a fresh one; a fresh one refused is the answer.
+   */
+  const withCredential = async <T>(
+    account: AccountConfig,
+    connect: (credential: { password: string } | { accessToken: string }) => Promise<T>,
+  ): Promise<T> => {
+    if (account.auth.method !== 'xoauth2' && account.auth.method !== 'oauthbearer') {
+      // The schema requires a password for `login` and `plain`.
+      if (!account.auth.password)
+        throw new ConfigError(`account ${account.id}: no password`, [
+          `accounts.${account.id}.auth.password: required with method ${account.auth.method}`,
+        ]);
+      return connect({ password: await secretValue(account.auth.password) });
+    }
+    const token = await tokens.accessToken(account);
+    try {
+      return await connect({ accessToken: token.value });
+    } catch (error) {
+      if (token.fresh || !isPostroomError(error) || error.code !== 'AUTH_FAILED') throw error;
+      options.logger.debug(
+        `account ${account.id}: the server refused the cached access token; fetching a new one`,
+      );
+      const next = await tokens.accessToken(account, { rejected: token.value });
+      return connect({ accessToken: next.value });
+    }
+  };
 
   // The IMAP library's own chatter (its warnings repeat what the ImapError
   // already says, in its words) is debug detail: visible with --verbose.
@@ -76,17 +113,18 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
   };
   const trace = options.trace ? { trace: (line: string) => options.trace?.say(line) } : {};
 
-  const openSession: OpenSession = async (account, sessionOptions = {}) => {
-    return connectMailServer(account, {
-      ...sessionOptions,
-      password: await secretValue(account.auth.password),
-      largeMessageBytes: config.ingest.largeMessageBytes,
-      logger: libraryLogger,
-      // The session's own warnings (a server breaking UID rules) are the user's to see.
-      warnings: options.logger,
-      ...trace,
-    });
-  };
+  const openSession: OpenSession = async (account, sessionOptions = {}) =>
+    withCredential(account, (credential) =>
+      connectMailServer(account, {
+        ...sessionOptions,
+        ...credential,
+        largeMessageBytes: config.ingest.largeMessageBytes,
+        logger: libraryLogger,
+        // The session's own warnings (a server breaking UID rules) are the user's to see.
+        warnings: options.logger,
+        ...trace,
+      }),
+    );
 
   const processDependencies = (): ProcessDependencies => ({
     rules: config.rules,
@@ -107,11 +145,9 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
     logger: options.logger,
     openSession,
     watchMailbox: async (account, mailbox, handlers) =>
-      watchMailbox(account, mailbox, handlers, {
-        password: await secretValue(account.auth.password),
-        logger: libraryLogger,
-        ...trace,
-      }),
+      withCredential(account, (credential) =>
+        watchMailbox(account, mailbox, handlers, { ...credential, logger: libraryLogger, ...trace }),
+      ),
     pollDependencies: (ownerId = defaultOwner) => ({
       ...stores,
       openSession,

@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { scheduleProblem } from '../core/schedule.ts';
 import { refineFolderName, rulesSchema } from '../rules/schema.ts';
+import { oauth2Problems } from './oauth2.ts';
 import { secretRefSchema } from './secret-ref.ts';
 
 export { secretRefSchema } from './secret-ref.ts';
@@ -101,12 +102,43 @@ export const accountSchema = z
         rejectUnauthorized: z.boolean().default(true),
       })
       .optional(),
-    auth: z.strictObject({
-      user: z.string().min(1, 'expected a user name'),
-      password: secretRefSchema,
-      /** @default login (LOGIN, or AUTHENTICATE PLAIN when LOGIN is disabled) */
-      method: z.enum(['login', 'plain']).default('login'),
-    }),
+    auth: z
+      .strictObject({
+        user: z.string().min(1, 'expected a user name'),
+        /** The password, by reference: an environment variable (local) or a Secrets Manager secret (AWS). Required with `login` and `plain`, not used with the OAuth2 methods. */
+        password: secretRefSchema.optional(),
+        /** @default login (LOGIN, or AUTHENTICATE PLAIN when LOGIN is disabled) */
+        method: z.enum(['login', 'plain', 'xoauth2', 'oauthbearer']).default('login'),
+        /** Where the access token comes from, with `method: xoauth2` or `oauthbearer` (see "OAuth2: Google and Microsoft 365"). */
+        oauth2: z
+          .strictObject({
+            /** Presets for the token endpoint and scope: `google`, `microsoft` (needs `tenant`) or `custom` (needs `tokenUrl`). */
+            provider: z.enum(['google', 'microsoft', 'custom']),
+            /** `refresh_token` (a user's consent), `client_credentials` (Microsoft app-only) or `jwt_bearer` (Google service account with domain-wide delegation). @default refresh_token */
+            grant: z.enum(['refresh_token', 'client_credentials', 'jwt_bearer']).optional(),
+            /** The app registration's client id (not needed with `jwt_bearer`: the key names its client). */
+            clientId: z.string().min(1, 'expected a client id').optional(),
+            /** The client secret, by reference (`client_credentials`; `refresh_token` with a confidential client). */
+            clientSecret: secretRefSchema.optional(),
+            /** The refresh token, by reference (`refresh_token`); a rotated one is kept in the state store or written back to its secret. */
+            refreshToken: secretRefSchema.optional(),
+            /** Microsoft: the directory (tenant) id or domain, e.g. `contoso.onmicrosoft.com`. */
+            tenant: z
+              .string()
+              .regex(/^[A-Za-z0-9.-]+$/, 'expected a tenant id or domain such as contoso.onmicrosoft.com')
+              .optional(),
+            /** The service account's JSON key, by reference (`jwt_bearer`). */
+            serviceAccountKey: secretRefSchema.optional(),
+            /** The token endpoint; overrides the provider's. */
+            tokenUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+            /** Space-separated scopes; overrides the provider's. */
+            scope: z.string().min(1).optional(),
+          })
+          .optional(),
+      })
+      .superRefine((auth, ctx) => {
+        for (const problem of oauth2Problems(auth)) ctx.addIssue({ code: 'custom', ...problem });
+      }),
     /** @default [INBOX] */
     mailboxes: z.array(mailboxEntrySchema).min(1, 'expected at least one mailbox').default(['INBOX']),
     /** @default new */
@@ -240,6 +272,8 @@ export const configSchema = z
 
 export type SecretRef = z.infer<typeof secretRefSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
+export type AuthConfig = AccountConfig['auth'];
+export type OAuth2Config = NonNullable<AuthConfig['oauth2']>;
 export type ImapLimits = z.infer<typeof imapLimitsSchema>;
 export type MailboxEntry = z.infer<typeof mailboxEntrySchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;

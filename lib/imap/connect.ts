@@ -19,7 +19,7 @@ import { PostroomError } from '../errors.ts';
 import type { Logger, SessionOptions } from '../ports.ts';
 import { POSTROOM_VERSION } from '../version.ts';
 import { connectError, imapError, oneLine } from './errors.ts';
-import { missingFlowInternals, TESTED_IMAPFLOW } from './flow-internals.ts';
+import { missingFlowInternals, pinOAuthMechanism, TESTED_IMAPFLOW } from './flow-internals.ts';
 import { ImapMailServer } from './imap-mail-server.ts';
 import { type FetchTuning, ImapSession } from './session.ts';
 import { Watchdog } from './watchdog.ts';
@@ -28,12 +28,14 @@ import { Watchdog } from './watchdog.ts';
 export type MinimalLogger = Logger;
 
 export interface ConnectMailServerOptions extends Partial<FetchTuning>, SessionOptions {
-  /** The resolved password (config holds only a reference to it). */
-  password: string;
+  /** The resolved password (config holds only a reference to it); for `method: login | plain`. */
+  password?: string;
+  /** An OAuth2 access token, for `method: xoauth2 | oauthbearer` (AUTHENTICATE XOAUTH2 / OAUTHBEARER, RFC 7628). */
+  accessToken?: string;
   /**
    * Receives the IMAP dialog, one line per command or response, as `C: ...` and
-   * `S: ...`. Credentials (LOGIN arguments, SASL responses, the password anywhere)
-   * are replaced by `***`; message bodies appear only as their size.
+   * `S: ...`. Credentials (LOGIN arguments, SASL responses, the password or token
+   * anywhere, plain or base64) are replaced by `***`; message bodies appear only as their size.
    */
   trace?: ((line: string) => void) | undefined;
   /** Where ImapFlow's own warnings go. @default nowhere */
@@ -75,7 +77,7 @@ export async function connectMailServer(
   account: AccountConfig,
   options: ConnectMailServerOptions,
 ): Promise<ImapMailServer> {
-  const redact = redactor(account.auth.user, options.password);
+  const redact = redactor(account.auth.user, credential(options));
   const trace = options.trace ? (line: string) => options.trace!(redact(line)) : undefined;
   const { client, watchdog } = await openImapFlow(
     account,
@@ -102,7 +104,7 @@ export async function connectMailServer(
       account: account.id,
       host: account.host,
       port: account.port,
-      password: options.password,
+      password: credential(options),
       limits: imapLimits(account),
       tuning: {
         largeMessageBytes: options.largeMessageBytes ?? FETCH_DEFAULTS.largeMessageBytes,
@@ -136,8 +138,15 @@ export async function openImapFlow(
     options.deadline ?? Number.POSITIVE_INFINITY,
     Date.now() + limits.sessionSeconds * 1000,
   );
-  const redact = redactor(account.auth.user, options.password);
+  const secret = credential(options);
+  const redact = redactor(account.auth.user, secret);
   const trace = options.trace;
+  const oauthMechanism =
+    account.auth.method === 'xoauth2'
+      ? 'XOAUTH2'
+      : account.auth.method === 'oauthbearer'
+        ? 'OAUTHBEARER'
+        : undefined;
 
   let ca: Buffer | undefined;
   if (account.tlsOptions?.ca) {
@@ -170,7 +179,9 @@ export async function openImapFlow(
         ...(account.tlsOptions?.servername ? { servername: account.tlsOptions.servername } : {}),
         minVersion: 'TLSv1.2',
       },
-      auth: { user: account.auth.user, pass: options.password, loginMethod },
+      auth: oauthMechanism
+        ? { user: account.auth.user, accessToken: options.accessToken ?? '' }
+        : { user: account.auth.user, pass: options.password ?? '', loginMethod },
       logger: flowLogger(trace, options.logger, redact),
       // COMPRESS would put a zlib stream between the socket and the parser; the
       // fast fetch path reads the socket directly and is measured without it.
@@ -199,6 +210,7 @@ export async function openImapFlow(
       ...extra,
     };
     const client = new ImapFlow(flowOptions);
+    if (oauthMechanism) pinOAuthMechanism(client, oauthMechanism, account.id);
     // An 'error' event without a listener would crash the process; failures are
     // reported through the promises (connect() and each command) instead.
     client.on('error', () => undefined);
@@ -231,29 +243,43 @@ export async function openImapFlow(
       try {
         return await attempt('AUTH=PLAIN');
       } catch (retryError) {
-        throw connectError(retryError, ctx, options.password);
+        throw connectError(retryError, ctx, secret);
       }
     }
-    throw connectError(error, ctx, options.password);
+    throw connectError(error, ctx, secret);
   }
+}
+
+/** The secret the session logs in with: the password, or the OAuth2 access token. */
+export function credential(options: Pick<ConnectMailServerOptions, 'password' | 'accessToken'>): string {
+  return options.accessToken ?? options.password ?? '';
 }
 
 /**
  * Replaces credentials in a trace line: the arguments of LOGIN and AUTHENTICATE
- * (RFC 3501 6.2.2/6.2.3), and the password or a SASL PLAIN response (RFC 4616,
- * base64 of `authzid NUL user NUL password`) wherever else they might appear.
+ * (RFC 3501 6.2.2/6.2.3), and the password or token wherever else it might
+ * appear, as itself or inside base64: a SASL PLAIN response (RFC 4616,
+ * `authzid NUL user NUL password`), an XOAUTH2 or OAUTHBEARER one (RFC 7628,
+ * `...auth=Bearer TOKEN^A^A`, whose framing also carries host and port).
  */
-export function redactor(user: string, password: string): (line: string) => string {
-  const secrets = [password];
-  if (password !== '') {
+export function redactor(user: string, secret: string): (line: string) => string {
+  const secrets = [secret];
+  if (secret !== '') {
     for (const authzid of ['', user])
-      secrets.push(Buffer.from(`${authzid}\0${user}\0${password}`).toString('base64'));
+      secrets.push(Buffer.from(`${authzid}\0${user}\0${secret}`).toString('base64'));
+    secrets.push(Buffer.from(`user=${user}\x01auth=Bearer ${secret}\x01\x01`).toString('base64'));
   }
-  const usable = secrets.filter((secret) => secret.length >= 1).sort((a, b) => b.length - a.length);
+  const usable = secrets.filter((value) => value.length >= 1).sort((a, b) => b.length - a.length);
   return (line: string) => {
     let out = line.replace(/^(C: \S+ LOGIN )(\S+|"(?:[^"\\]|\\.)*") .*$/i, '$1$2 ***');
     out = out.replace(/^(C: \S+ AUTHENTICATE \S+) .*$/i, '$1 ***');
-    for (const secret of usable) if (out.includes(secret)) out = out.split(secret).join('***');
+    for (const value of usable) if (out.includes(value)) out = out.split(value).join('***');
+    // Any other base64 run that decodes to something holding the secret (a SASL response sent on its own line).
+    if (secret.length >= 8) {
+      out = out.replace(/[A-Za-z0-9+/]{16,}={0,2}/g, (run) =>
+        Buffer.from(run, 'base64').toString('latin1').includes(secret) ? '***' : run,
+      );
+    }
     return out;
   };
 }

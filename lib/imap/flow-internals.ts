@@ -1,12 +1,13 @@
 /**
  * The one place that touches ImapFlow beyond its documented API.
  *
- * Postroom needs four things ImapFlow does not offer publicly: its command
+ * Postroom needs five things ImapFlow does not offer publicly: its command
  * runner (`exec`, the only way to see every tagged NO/BAD and every untagged
  * response of a command), its mailbox-name encoder, its folder cache (seeded
- * so that EXAMINE costs no LIST round trips), and its socket, borrowed between
+ * so that EXAMINE costs no LIST round trips), its socket, borrowed between
  * two commands for the body fetch (`raw-fetch.ts`) and watched for the stall
- * detector. Each is named in `FLOW_INTERNALS`; `missingFlowInternals` checks
+ * detector, and its `run` with the capability map, to pick the OAuth2 SASL
+ * mechanism the config names. Each is named in `FLOW_INTERNALS`; `missingFlowInternals` checks
  * a connected client for all of them, a session refuses to start without
  * them, and `test/unit/imap-flow-internals.test.ts` is the canary that fails
  * when an ImapFlow release stops offering one. package.json allows only the
@@ -15,6 +16,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { ImapFlow } from 'imapflow';
 import { encodePath } from 'imapflow/lib/tools.js';
+import { imapError } from './errors.ts';
 
 /** ImapFlow versions the canary test has passed (package.json's range says the same). */
 export const TESTED_IMAPFLOW = '~2.10.2';
@@ -49,6 +51,8 @@ interface Internals {
   folders?: Map<string, unknown>;
   armSocketTimeout?: (socket: unknown) => void;
   socketTimeout?: number;
+  run?: (command: string, ...args: unknown[]) => Promise<unknown>;
+  capabilities?: Map<string, unknown>;
 }
 
 const inner = (client: ImapFlow) => client as unknown as Internals;
@@ -65,6 +69,8 @@ const FLOW_INTERNALS: Record<string, (flow: Internals) => boolean> = {
   folders: (flow) => flow.folders instanceof Map,
   armSocketTimeout: (flow) => typeof flow.armSocketTimeout === 'function',
   encodePath: () => typeof encodePath === 'function',
+  run: (flow) => typeof flow.run === 'function',
+  capabilities: (flow) => flow.capabilities instanceof Map,
 };
 
 /** The internals a connected client lacks (empty when this ImapFlow is one Postroom works with). */
@@ -179,5 +185,48 @@ export function watchServerBytes(
       watched?.removeListener('data', onBytes);
       watched = undefined;
     },
+  };
+}
+
+/** The SASL mechanisms that carry an OAuth2 bearer token, and the capability names that offer each. */
+const OAUTH_CAPABILITIES = {
+  XOAUTH2: ['AUTH=XOAUTH2', 'AUTH=XOAUTH'],
+  OAUTHBEARER: ['AUTH=OAUTHBEARER'],
+} as const;
+
+/**
+ * Makes ImapFlow authenticate with `mechanism`. Given an access token, it picks
+ * OAUTHBEARER whenever the server offers it and XOAUTH2 otherwise, with no
+ * option to choose (`commands/authenticate`); `auth.method` is the user's
+ * choice. So just before AUTHENTICATE the other mechanism is taken out of the
+ * capability map (CAPABILITY is read again after login), and a server that
+ * does not offer `mechanism` fails with one line saying what it does offer.
+ */
+export function pinOAuthMechanism(
+  client: ImapFlow,
+  mechanism: 'XOAUTH2' | 'OAUTHBEARER',
+  account: string,
+): void {
+  const flow = inner(client);
+  const run = flow.run;
+  if (typeof run !== 'function') return;
+  flow.run = async (command: string, ...args: unknown[]) => {
+    const capabilities = flow.capabilities;
+    if (command === 'AUTHENTICATE' && capabilities instanceof Map) {
+      const wanted = OAUTH_CAPABILITIES[mechanism];
+      if (!wanted.some((name) => capabilities.has(name))) {
+        const offered =
+          [...capabilities.keys()].filter((name) => name.startsWith('AUTH=')).join(' ') || 'none';
+        throw imapError(
+          'AUTH_FAILED',
+          account,
+          `the server does not offer AUTHENTICATE ${mechanism} (auth.method ${mechanism.toLowerCase()}); it offers ${offered}`,
+          { retryable: false },
+        );
+      }
+      const other = mechanism === 'XOAUTH2' ? OAUTH_CAPABILITIES.OAUTHBEARER : OAUTH_CAPABILITIES.XOAUTH2;
+      for (const name of other) capabilities.delete(name);
+    }
+    return run.call(client, command, ...args);
   };
 }

@@ -8,7 +8,7 @@
  */
 import type { AccountConfig } from '../config/schema.ts';
 import type { MailboxWatch, WatchHandlers } from '../ports.ts';
-import { type ConnectMailServerOptions, openImapFlow, redactor } from './connect.ts';
+import { type ConnectMailServerOptions, credential, openImapFlow, redactor } from './connect.ts';
 import { commandError, imapError } from './errors.ts';
 import { toServerName } from './mailbox-names.ts';
 
@@ -23,7 +23,7 @@ export async function watchMailbox(
   handlers: WatchHandlers,
   options: ConnectMailServerOptions,
 ): Promise<MailboxWatch> {
-  const redact = redactor(account.auth.user, options.password);
+  const redact = redactor(account.auth.user, credential(options));
   const trace = options.trace ? (line: string) => options.trace!(redact(line)) : undefined;
   const { client, watchdog } = await openImapFlow(
     account,
@@ -52,7 +52,7 @@ export async function watchMailbox(
   } catch (error) {
     closing = true;
     client.close();
-    throw commandError(error, account.id, `EXAMINE "${mailbox}"`, options.password);
+    throw commandError(error, account.id, `EXAMINE "${mailbox}"`, credential(options));
   }
   client.on('exists', (event: { path: string; count: number; prevCount: number }) => {
     if (event.count > event.prevCount) handlers.onNewMail();

@@ -22,16 +22,16 @@ export interface TestUser {
 /** A message to append: raw bytes, or raw bytes with flags and an internal date. */
 export type AppendInput = string | Buffer | { raw: string | Buffer; flags?: string[]; internalDate?: Date };
 
+/** The instances an account may point at (`oauth2` also takes bearer tokens). */
+export type TestVariant = 'full' | 'noMove' | 'noUidplus' | 'noCondstoreIdle' | 'oauth2';
+
 /** The instance started by `test/helpers/global-setup.ts`. */
 export function dovecotInfo(): DovecotInfo {
   return inject('servers').dovecot;
 }
 
 /** The ports of a capability variant; fails loudly when the global setup did not start it. */
-export function variantPorts(
-  info: DovecotInfo,
-  variant: 'full' | 'noMove' | 'noUidplus' | 'noCondstoreIdle',
-): PortPair {
+export function variantPorts(info: DovecotInfo, variant: TestVariant): PortPair {
   const ports = info.ports[variant];
   if (!ports) throw new Error(`the private Dovecot was started without the ${variant} variant`);
   return ports;
@@ -54,7 +54,7 @@ export function testAccount(
   info: DovecotInfo,
   user: TestUser,
   overrides: Partial<Omit<AccountConfig, 'auth'>> & {
-    variant?: 'full' | 'noMove' | 'noUidplus' | 'noCondstoreIdle';
+    variant?: TestVariant;
     method?: 'login' | 'plain';
   } = {},
 ): AccountConfig {

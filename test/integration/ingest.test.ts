@@ -1,8 +1,10 @@
 /**
  * The ingest pipeline end to end: a real Dovecot, the real IMAP adapter, and
  * the real stores — once with the local stand-ins, once with the AWS adapters
- * on the emulators. Every assertion reads back what a consumer would see: the
- * queue, the blobs, the checkpoint.
+ * on the emulators, and once more with the local stand-ins logging in with
+ * XOAUTH2 (tokens from the test OAuth2 server) instead of LOGIN. Every
+ * assertion reads back what a consumer would see: the queue, the blobs, the
+ * checkpoint.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -24,6 +26,7 @@ import {
 } from '../helpers/dovecot.ts';
 import { startImapProxy } from '../helpers/imap-proxy.ts';
 import { createHarness, type IngestHarness, type StoreKind } from '../helpers/ingest-harness.ts';
+import { withOAuth2 } from '../helpers/oauth-account.ts';
 
 const info = () => dovecotInfo();
 const closers: (() => Promise<void>)[] = [];
@@ -35,14 +38,34 @@ function messages(user: TestUser, count: number, from = 0): Buffer[] {
   return Array.from({ length: count }, (_, i) => textMessage(from + i, { namespace: user.user }));
 }
 
+/** Which stand-ins, and how the account logs in. */
+interface Mode {
+  kind: StoreKind;
+  auth: 'login' | 'xoauth2';
+}
+
+/** The plaintext port of the instance the mode's account logs in to. */
+function imapPort(mode: Mode): number {
+  return mode.auth === 'login' ? info().ports.full.imap : info().ports.oauth2!.imap;
+}
+
+/** A plaintext test account for `user` that logs in as the mode says. */
+async function accountFor(mode: Mode, user: TestUser, overrides: Parameters<typeof testAccount>[2] = {}) {
+  if (mode.auth === 'login') return testAccount(info(), user, { tls: false, variant: 'full', ...overrides });
+  const account = testAccount(info(), user, { tls: false, variant: 'oauth2', ...overrides });
+  const oauth = await withOAuth2(account, info(), mode.auth);
+  // An explicit port (a proxy's) stays.
+  return overrides.port === undefined ? oauth.account : { ...oauth.account, port: overrides.port };
+}
+
 async function setup(
-  kind: StoreKind,
+  mode: Mode,
   overrides: Parameters<typeof testAccount>[2] = {},
   ingest?: Record<string, number>,
 ) {
   const user = freshUser(info());
-  const account = testAccount(info(), user, { tls: false, variant: 'full', ...overrides });
-  const harness = await createHarness(kind, account, user, ingest ? { ingest: ingest as never } : {});
+  const account = await accountFor(mode, user, overrides);
+  const harness = await createHarness(mode.kind, account, user, ingest ? { ingest: ingest as never } : {});
   return { user, account, harness };
 }
 
@@ -68,12 +91,17 @@ function uidsOf(list: { uid: number }[]): number[] {
   return list.map((m) => m.uid).sort((a, b) => a - b);
 }
 
-describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind) => {
+describe.each<Mode>([
+  { kind: 'local', auth: 'login' },
+  { kind: 'aws', auth: 'login' },
+  { kind: 'local', auth: 'xoauth2' },
+])('ingest with the $kind stand-ins, logging in with $auth', (mode) => {
+  const { kind } = mode;
   it('sends no SEARCH or FETCH for an empty mailbox, on the first poll or after', async () => {
     const user = freshUser(info());
-    const proxy = await startImapProxy({ host: info().host, port: info().ports.full.imap });
+    const proxy = await startImapProxy({ host: info().host, port: imapPort(mode) });
     closers.push(() => proxy.close());
-    const account = testAccount(info(), user, { tls: false, port: proxy.port });
+    const account = await accountFor(mode, user, { port: proxy.port });
     const harness = await createHarness(kind, account, user);
 
     const first = await poll(harness);
@@ -87,7 +115,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
   });
 
   it('stores one message byte for byte, queues a pointer to it, and leaves it unread', async () => {
-    const { user, harness } = await setup(kind);
+    const { user, harness } = await setup(mode);
     const raw = textMessage(1, {
       namespace: user.user,
       subject: 'Grüße aus Köln',
@@ -125,7 +153,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
 
   it('delivers 1,000 messages over several polls, with new mail arriving between them, each exactly once', async () => {
     const { user, harness } = await setup(
-      kind,
+      mode,
       {},
       { batchMessages: 150, batchBytes: 1 << 20, largeMessageBytes: 4 << 20, concurrency: 8 },
     );
@@ -150,7 +178,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
   });
 
   it('honours start: new, all, and a date on the first poll', async () => {
-    const { user, harness } = await setup(kind, {
+    const { user, harness } = await setup(mode, {
       mailboxes: [
         { name: 'INBOX', start: 'new' },
         { name: 'Old', start: 'all' },
@@ -190,7 +218,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
   });
 
   it('rescans after a UIDVALIDITY change and delivers only what it had not delivered', async () => {
-    const { user, harness } = await setup(kind, { mailboxes: ['Lists'] });
+    const { user, harness } = await setup(mode, { mailboxes: ['Lists'] });
     const dated = (i: number) => ({
       raw: textMessage(i, { namespace: user.user }),
       internalDate: new Date(Date.UTC(2026, 0, 1, 0, i)),
@@ -222,7 +250,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
   });
 
   it('streams a 50 MB message into the blob store intact, its envelope read on the way through', async () => {
-    const { user, harness } = await setup(kind);
+    const { user, harness } = await setup(mode);
     const raw = attachmentMessage(7, 50 * 1024 * 1024, { namespace: user.user });
     await withSetupClient(info(), user, (c) =>
       appendMessages(c, 'INBOX', [raw, textMessage(8, { namespace: user.user })]),
@@ -247,7 +275,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
 
   it('keeps two overlapping polls of one mailbox apart: one works, the other skips', async () => {
     const { user, harness } = await setup(
-      kind,
+      mode,
       {},
       { batchMessages: 20, batchBytes: 1 << 20, largeMessageBytes: 4 << 20, concurrency: 4 },
     );
@@ -287,7 +315,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
 
   it('renews its lease while one batch takes longer than the lease, not only after each batch', async () => {
     // Prepare
-    const { user, harness } = await setup(kind);
+    const { user, harness } = await setup(mode);
     await withSetupClient(info(), user, (c) => appendMessages(c, 'INBOX', messages(user, 3)));
     const deps = harness.deps('long-batch-poller');
     const renewals: number[] = [];
@@ -332,7 +360,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
 
   it('loses nothing when it crashes after storing blobs and before the checkpoint moves', async () => {
     const { user, harness } = await setup(
-      kind,
+      mode,
       {},
       { batchMessages: 25, batchBytes: 1 << 20, largeMessageBytes: 4 << 20, concurrency: 4 },
     );
@@ -393,10 +421,10 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
     const bytesPerMessage = all[0]!.length;
     // Cut the connection about 30 messages' worth of bytes after the first UID FETCH
     // (the metadata, then the bodies): inside the second batch of 20.
-    const proxy = await startImapProxy({ host: info().host, port: info().ports.full.imap });
+    const proxy = await startImapProxy({ host: info().host, port: imapPort(mode) });
     proxy.dropAfter({ afterServerBytes: 30 * bytesPerMessage, afterCommand: 'UID FETCH' });
     closers.push(() => proxy.close());
-    const droppingAccount = testAccount(info(), user, { tls: false, port: proxy.port });
+    const droppingAccount = await accountFor(mode, user, { port: proxy.port });
     const harness = await createHarness(kind, droppingAccount, user, {
       ingest: { batchMessages: 20, batchBytes: 1 << 20, largeMessageBytes: 4 << 20, concurrency: 4 },
     });
@@ -408,7 +436,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
     expect(proxy.drops()).toBe(1);
 
     // The next poll, over a good connection, delivers the rest.
-    const direct = testAccount(info(), user, { tls: false });
+    const direct = { ...droppingAccount, port: imapPort(mode) };
     const resumed = await pollAccount(harness.deps(), { account: direct, ingest: harness.config.ingest });
     expect(resumed.mailboxes[0]!.lastUid).toBe(60);
     const delivered = await harness.drainQueue();
@@ -418,7 +446,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
 
   it('stops between batches when its time is up, and the next poll resumes where it stopped', async () => {
     const { user, harness } = await setup(
-      kind,
+      mode,
       {},
       { batchMessages: 10, batchBytes: 1 << 20, largeMessageBytes: 4 << 20, concurrency: 4 },
     );
@@ -441,7 +469,7 @@ describe.each<StoreKind>(['local', 'aws'])('ingest with the %s stand-ins', (kind
 
   it('reads each source as a stream, never as one buffer, for messages above the large threshold', async () => {
     const { user, harness } = await setup(
-      kind,
+      mode,
       {},
       { batchMessages: 50, batchBytes: 64 << 20, largeMessageBytes: 256 * 1024, concurrency: 4 },
     );

@@ -14,6 +14,7 @@ import {
   borrowSocket,
   execCommand,
   missingFlowInternals,
+  pinOAuthMechanism,
   sessionIdle,
   TESTED_IMAPFLOW,
 } from '#lib/imap/flow-internals.ts';
@@ -25,8 +26,11 @@ afterEach(async () => {
   for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
 });
 
-/** Just enough IMAP for a login, NOOP and a raw FETCH. */
-async function tinyServer(): Promise<number> {
+/**
+ * Just enough IMAP for a login, NOOP and a raw FETCH: `capabilities` before
+ * and after login, each AUTHENTICATE's mechanism pushed to `mechanisms`.
+ */
+async function tinyServer(capabilities = 'IMAP4rev1', mechanisms: string[] = []): Promise<number> {
   const server = createServer((socket: Socket) => {
     socket.on('error', () => undefined);
     socket.write('* OK canary ready\r\n');
@@ -34,10 +38,11 @@ async function tinyServer(): Promise<number> {
     socket.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('latin1');
       for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
-        const [tag, command] = buffer.slice(0, end).split(' ');
+        const [tag, command, mechanism] = buffer.slice(0, end).split(' ');
         buffer = buffer.slice(end + 2);
         const verb = (command ?? '').toUpperCase();
-        if (verb === 'CAPABILITY') socket.write(`* CAPABILITY IMAP4rev1\r\n${tag} OK done\r\n`);
+        if (verb === 'AUTHENTICATE') mechanisms.push(mechanism ?? '');
+        if (verb === 'CAPABILITY') socket.write(`* CAPABILITY ${capabilities}\r\n${tag} OK done\r\n`);
         else if (verb === 'LOGOUT') socket.end(`* BYE bye\r\n${tag} OK done\r\n`);
         else if (verb === 'UID') socket.write(`* 1 FETCH (UID 1 BODY[] {2}\r\nhi)\r\n${tag} OK done\r\n`);
         else socket.write(`${tag} OK done\r\n`);
@@ -49,18 +54,27 @@ async function tinyServer(): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-async function connected(): Promise<ImapFlow> {
+/** A plaintext client for a local scripted server, closed after the test. */
+function flowClient(
+  port: number,
+  auth: { user: string; pass: string } | { user: string; accessToken: string },
+) {
   const client = new ImapFlow({
     host: '127.0.0.1',
-    port: await tinyServer(),
+    port,
     secure: false,
     doSTARTTLS: false,
-    auth: { user: 'u', pass: 'p' },
+    auth,
     logger: false,
     disableAutoIdle: true,
   });
   client.on('error', () => undefined);
   clients.push(client);
+  return client;
+}
+
+async function connected(): Promise<ImapFlow> {
+  const client = flowClient(await tinyServer(), { user: 'u', pass: 'p' });
   await client.connect();
   return client;
 }
@@ -131,5 +145,44 @@ describe('the ImapFlow internals Postroom relies on', () => {
     // Assess
     expect(range).toBe(TESTED_IMAPFLOW);
     expect(installed.startsWith(`${major}.${minor}.`)).toBe(true);
+  });
+
+  describe('the OAuth2 mechanism pin', () => {
+    /** A server offering `auth` before login, recording each AUTHENTICATE's mechanism. */
+    async function oauthServer(auth: string): Promise<{ port: number; mechanisms: string[] }> {
+      const mechanisms: string[] = [];
+      return { port: await tinyServer(`IMAP4rev1 SASL-IR ${auth}`, mechanisms), mechanisms };
+    }
+
+    function oauthClient(port: number, mechanism?: 'XOAUTH2' | 'OAUTHBEARER'): ImapFlow {
+      const client = flowClient(port, { user: 'u', accessToken: 'token' });
+      if (mechanism) pinOAuthMechanism(client, mechanism, 'canary');
+      return client;
+    }
+
+    it('is needed: ImapFlow alone picks OAUTHBEARER where both are offered', async () => {
+      const server = await oauthServer('AUTH=XOAUTH2 AUTH=OAUTHBEARER');
+      await oauthClient(server.port).connect();
+      expect(server.mechanisms).toEqual(['OAUTHBEARER']);
+    });
+
+    it.each(['XOAUTH2', 'OAUTHBEARER'] as const)('makes ImapFlow authenticate with %s', async (mechanism) => {
+      const server = await oauthServer('AUTH=XOAUTH2 AUTH=OAUTHBEARER');
+      await oauthClient(server.port, mechanism).connect();
+      expect(server.mechanisms).toEqual([mechanism]);
+    });
+
+    it('fails in one line naming what the server offers when it lacks the mechanism', async () => {
+      const server = await oauthServer('AUTH=PLAIN AUTH=XOAUTH2');
+      const error = await oauthClient(server.port, 'OAUTHBEARER')
+        .connect()
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'AUTH_FAILED',
+        message:
+          'account canary: the server does not offer AUTHENTICATE OAUTHBEARER (auth.method oauthbearer); it offers AUTH=PLAIN AUTH=XOAUTH2',
+      });
+      expect(server.mechanisms).toEqual([]);
+    });
   });
 });

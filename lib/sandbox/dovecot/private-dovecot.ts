@@ -12,6 +12,11 @@
  * same mail. Each differs only in `imap_capability`, which replaces the
  * capability list shown after login (Dovecot still executes e.g. MOVE when it is
  * not advertised: the variants test that clients *detect* a missing extension).
+ *
+ * With `oauth2`, one more instance (`oauth2`) also checks bearer tokens
+ * (AUTHENTICATE XOAUTH2 and OAUTHBEARER) with an `oauth2` passdb that asks an
+ * introspection endpoint (RFC 7662) whether a token is active and whose it is;
+ * passwords work there too.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import {
@@ -51,10 +56,12 @@ export interface DovecotPorts {
   noCondstoreIdle?: PortPair;
   /** Plain IMAP only: no STARTTLS offered, no implicit-TLS listener. */
   plainOnly?: { imap: number };
+  /** Also XOAUTH2 and OAUTHBEARER, tokens checked by `oauth2.introspectionUrl`. */
+  oauth2?: PortPair;
 }
 
 /** The capability variants `startPrivateDovecot({ variants: true })` starts besides `full`. */
-export type DovecotVariant = Exclude<keyof DovecotPorts, 'full'>;
+export type DovecotVariant = Exclude<keyof DovecotPorts, 'full' | 'oauth2'>;
 
 /** Everything another process needs to use a running instance (serialisable). */
 export interface DovecotInfo {
@@ -98,6 +105,11 @@ export interface StartPrivateDovecotOptions {
   users?: { user: string; password: string }[];
   /** Also start the `noMove`, `noUidplus`, `noCondstoreIdle` and `plainOnly` variants. @default false */
   variants?: boolean;
+  /**
+   * Also start the `oauth2` instance, whose oauth2 passdb posts `token=...` to
+   * `introspectionUrl` and takes `{ active: true, username }` as a valid token.
+   */
+  oauth2?: { introspectionUrl: string };
   /** Unprivileged system user the instance runs as when started by root. @default postroom-dovecot */
   systemUser?: string;
 }
@@ -219,6 +231,17 @@ export async function startPrivateDovecot(options: StartPrivateDovecotOptions = 
             imaps: instance.ports.imaps ?? 0,
           };
       }
+    }
+    if (options.oauth2) {
+      const oauth2 = await startInstance(binary, {
+        dir,
+        name: 'oauth2',
+        account,
+        tls: true,
+        oauth2: options.oauth2,
+      });
+      instances.push(oauth2);
+      info.ports.oauth2 = { imap: oauth2.ports.imap, imaps: oauth2.ports.imaps ?? 0 };
     }
   } catch (error) {
     process.removeListener('exit', cleanup);
@@ -356,6 +379,7 @@ function renderConfig(
   ports: { imap: number; imaps?: number },
   tls: boolean,
   capability: string | undefined,
+  oauth2?: { introspectionUrl: string },
 ): string {
   const run = join(dir, name);
   // %u in the path: one file per user, opened on first lookup (see DovecotInfo.usersDir).
@@ -369,7 +393,7 @@ protocols = imap
 listen = ${HOST}
 ssl = ${tls ? 'yes' : 'no'}
 ${tls ? `ssl_cert = <${dir}/cert.pem\nssl_key = <${dir}/key.pem\n` : ''}disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${oauth2 ? ' xoauth2 oauthbearer' : ''}
 # User names as given (the default, %Lu, would lower-case them and miss their passwd-file).
 auth_username_format = %u
 # Tests log in with wrong passwords on purpose; the default 2 s delay only slows them.
@@ -398,7 +422,17 @@ namespace inbox {
     special_use = \\Archive
   }
 }
+${
+  oauth2
+    ? `# Bearer tokens first: this passdb answers only XOAUTH2 and OAUTHBEARER, passwords go on to the next.
 passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = ${run}/dovecot-oauth2.conf.ext
+}
+`
+    : ''
+}passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${passwd}
 }
@@ -438,6 +472,18 @@ ${capability === undefined ? '' : `  imap_capability = ${capability}\n`}}
 `;
 }
 
+/** The oauth2 passdb's settings: ask the test's introspection endpoint (NOTES.md, "OAuth2 on Dovecot"). */
+function renderOAuth2Args(introspectionUrl: string): string {
+  if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(introspectionUrl))
+    throw new DovecotStartError(`refusing a non-loopback introspection URL: ${introspectionUrl}`);
+  return `introspection_mode = post
+introspection_url = ${introspectionUrl}
+username_attribute = username
+active_attribute = active
+active_value = true
+`;
+}
+
 function groupName(account: RunAccount): string {
   if (!account.root) {
     try {
@@ -453,7 +499,14 @@ function groupName(account: RunAccount): string {
 
 async function startInstance(
   binary: string,
-  spec: { dir: string; name: string; account: RunAccount; tls: boolean; capability?: string },
+  spec: {
+    dir: string;
+    name: string;
+    account: RunAccount;
+    tls: boolean;
+    capability?: string;
+    oauth2?: { introspectionUrl: string };
+  },
 ): Promise<Instance> {
   const run = join(spec.dir, spec.name);
   mkdirSync(join(run, 'run'), { recursive: true });
@@ -469,8 +522,13 @@ async function startInstance(
     const ports = spec.tls ? { imap: imap!, imaps: imaps! } : { imap: imap! };
     writeFileSync(
       configFile,
-      renderConfig(spec.dir, spec.name, spec.account, ports, spec.tls, spec.capability),
+      renderConfig(spec.dir, spec.name, spec.account, ports, spec.tls, spec.capability, spec.oauth2),
     );
+    if (spec.oauth2) {
+      const oauthFile = join(run, 'dovecot-oauth2.conf.ext');
+      writeFileSync(oauthFile, renderOAuth2Args(spec.oauth2.introspectionUrl));
+      if (spec.account.root) chownSync(oauthFile, spec.account.uid, spec.account.gid);
+    }
     if (spec.account.root) chownSync(configFile, spec.account.uid, spec.account.gid);
     const [command, args] = spec.account.root
       ? ['runuser', ['-u', spec.account.name, '--', binary, '-c', configFile]]
