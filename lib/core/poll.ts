@@ -1,36 +1,21 @@
-/**
- * The poll use case: find new mail in each mailbox of one account by UID, store
- * every raw message in the blob store, queue a pointer to it, and only then
- * move the checkpoint — batch by batch, so a crash or a timeout loses nothing
- * and re-delivers at most the batch in flight (same blob key, same dedup id).
- *
- * Written against the ports only: no IMAP library, AWS SDK or file system here.
- */
-import { pipeline, type Readable } from 'node:stream';
 import { type MailboxSettings, mailboxSettings } from '../config/mailbox-settings.ts';
 import type { AccountConfig, IngestConfig, StartPolicy } from '../config/schema.ts';
 import { describeError, isPostroomError, PostroomError } from '../errors.ts';
-import { isHeldBytes } from '../held-bytes.ts';
-import { HeaderCapture, type HeaderFacts, headerBlock, headerFacts } from '../mime/header-envelope.ts';
 import {
   type BlobStore,
   type Checkpoint,
   type CheckpointStore,
   type DeliveryLog,
-  type HeldBytes,
   type LeaseStore,
   type Logger,
   type MailboxState,
   type MailServer,
-  type MessageMeta,
-  type MetaFields,
   type OpenSession,
   type Queue,
-  type QueueMessage,
   silentLogger,
 } from '../ports.ts';
-import { WorkPool } from '../work-pool.ts';
-import { messageFingerprint, pollLeaseName, rawBlobKey } from './keys.ts';
+import { planBatches, storeBatch } from './ingest-batch.ts';
+import { messageFingerprint, pollLeaseName } from './keys.ts';
 
 export interface PollDependencies {
   /** Opens an authenticated session for the account (LOGIN done, capabilities read). */
@@ -340,122 +325,6 @@ async function firstPollUids(
 ): Promise<number[]> {
   if (start === 'all' || start === 'new') return session.searchNewerThan(0);
   return session.searchSince(new Date(start));
-}
-
-/**
- * Fetches metadata slice by slice, only as batches are consumed (a backfill of
- * a huge mailbox never holds all of it), and groups messages into batches by
- * count and bytes.
- */
-async function* planBatches(
-  session: MailServer,
-  uids: number[],
-  ingest: IngestConfig,
-  fields: MetaFields,
-): AsyncGenerator<MessageMeta[]> {
-  let current: MessageMeta[] = [];
-  let bytes = 0;
-  const metaSlice = 2000;
-  for (let i = 0; i < uids.length; i += metaSlice) {
-    const metas = await session.fetchMeta(uids.slice(i, i + metaSlice), fields);
-    metas.sort((a, b) => a.uid - b.uid);
-    for (const meta of metas) {
-      if (
-        current.length > 0 &&
-        (current.length >= ingest.batchMessages || bytes + meta.size > ingest.batchBytes)
-      ) {
-        yield current;
-        current = [];
-        bytes = 0;
-      }
-      current.push(meta);
-      bytes += meta.size;
-    }
-  }
-  if (current.length > 0) yield current;
-}
-
-/**
- * Stores one batch: raw sources to the blob store (bounded concurrency), then
- * one queue send for the batch. Returns what was queued.
- */
-async function storeBatch(
-  deps: PollDependencies,
-  options: PollOptions,
-  session: MailServer,
-  state: MailboxState,
-  mailbox: string,
-  metas: MessageMeta[],
-): Promise<QueueMessage[]> {
-  const account = options.account.id;
-  const byUid = new Map(metas.map((m) => [m.uid, m]));
-  const sizes = new Map(metas.map((m) => [m.uid, m.size]));
-  const stored = new Map<number, QueueMessage>();
-  const pool = new WorkPool(options.ingest.concurrency);
-
-  await session.fetchSources(
-    metas.map((m) => m.uid),
-    sizes,
-    async (uid, source) => {
-      const meta = byUid.get(uid);
-      if (!meta) return;
-      const ref = { account, mailbox, uidValidity: state.uidValidity, uid };
-      const put = async (body: HeldBytes | Readable, header: () => Promise<HeaderFacts>) => {
-        const blob = await deps.blobs.put(rawBlobKey(ref), body, {
-          contentLength: meta.size,
-          contentType: 'message/rfc822',
-        });
-        stored.set(uid, toQueueMessage(ref, meta, await header(), blob));
-      };
-      if (isHeldBytes(source)) {
-        // Held in memory (one buffer or the pieces it arrived in): put alongside others.
-        await pool.start(() => put(source, async () => headerFacts(headerBlock(source))));
-      } else {
-        // A large message is streamed: its header is read on the way through. The
-        // stream must be consumed before the IMAP session can read the next message.
-        const capture = new HeaderCapture();
-        pipeline(source, capture, () => {});
-        await put(capture, async () => headerFacts(await capture.header));
-      }
-    },
-  );
-  await pool.drain();
-  // The queue must never point at a blob that a crash could still take away.
-  await deps.blobs.flush?.();
-
-  const messages = metas.flatMap((m) => stored.get(m.uid) ?? []);
-  if (messages.length > 0) {
-    await deps.queue.sendBatch(messages);
-    await deps.deliveries.record(
-      account,
-      mailbox,
-      messages.map((m) => messageFingerprint(m)),
-    );
-  }
-  return messages;
-}
-
-function toQueueMessage(
-  ref: { account: string; mailbox: string; uidValidity: number; uid: number },
-  meta: MessageMeta,
-  header: HeaderFacts,
-  blob: QueueMessage['blob'],
-): QueueMessage {
-  const messageId = meta.messageId ?? header.messageId;
-  return {
-    v: 1,
-    account: ref.account,
-    mailbox: ref.mailbox,
-    uidValidity: ref.uidValidity,
-    uid: ref.uid,
-    ...(messageId ? { messageId } : {}),
-    internalDate: meta.internalDate.toISOString(),
-    size: meta.size,
-    // \Recent belongs to the session that saw it (RFC 3501 2.3.2; gone in RFC 9051), not to the message.
-    flags: meta.flags.filter((flag) => flag !== '\\Recent'),
-    envelope: meta.envelope ?? header.envelope,
-    blob,
-  };
 }
 
 async function advance(
