@@ -130,11 +130,14 @@ export function isTlsFailure(error: unknown): boolean {
   return Boolean((inner as ErrorShape | undefined)?.tlsFailed) && !/STARTTLS/i.test(errorMessage(inner));
 }
 
-/** True for the RFC 5530 response codes that mean "not now" rather than "no". */
+/** True for the RFC 5530 response codes (and providers' words) that mean "not now" rather than "no". */
 function busyServer(error: unknown): boolean {
   const code = (error as { serverResponseCode?: unknown } | undefined)?.serverResponseCode;
   if (typeof code === 'string' && /^(LIMIT|UNAVAILABLE)$/i.test(code)) return true;
-  return /\[(LIMIT|UNAVAILABLE)\]/i.test(serverAnswer(error) ?? '');
+  // Gmail says "[ALERT] Too many simultaneous connections", Dovecot "Maximum number of connections".
+  return /\[(LIMIT|UNAVAILABLE)\]|too many (simultaneous )?connections|maximum number of connections/i.test(
+    serverAnswer(error) ?? '',
+  );
 }
 
 /** ImapFlow's codes for input its parser refused by the limits it was given. */

@@ -60,7 +60,7 @@ Examples:
         failures.push(...failureReports(result.items));
         if (!options.json) rows.push(...resultRows(result));
       },
-    });
+    }).finally(() => runtime.close());
     if (summary.failed > 0) process.exitCode = 1;
     if (options.json) {
       terminal.json({

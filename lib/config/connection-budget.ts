@@ -1,0 +1,37 @@
+/**
+ * The connection budget of an account: which budget it shares (one per host
+ * and user: two accounts for the same mailbox share one) and how many
+ * sessions that budget allows. The defaults stay well under what providers
+ * allow, leaving room for the user's own mail clients and for a server-side
+ * connection that outlives its client (a Lambda reclaimed mid-session):
+ * Gmail refuses past 15 simultaneous IMAP connections per account, Microsoft
+ * 365 (Exchange Online) past about 20 per mailbox, and on-premises Exchange
+ * defaults to 16 per user; Dovecot's `mail_max_userip_connections` defaults
+ * to 10 per user and address, and smaller hosts (iCloud about 5) are lower.
+ */
+import type { AccountConfig } from './schema.ts';
+
+export const DEFAULT_MAX_CONNECTIONS = { google: 10, microsoft: 8, other: 5 } as const;
+
+const GOOGLE_HOST = /(^|\.)(gmail|googlemail)\.com$/i;
+const MICROSOFT_HOST = /(^|\.)(office365\.com|outlook\.com|office\.com)$/i;
+
+export interface ConnectionBudget {
+  /** Names the budget: the user at the host (lower case). */
+  key: string;
+  limit: number;
+}
+
+export function connectionBudget(
+  account: Pick<AccountConfig, 'host' | 'auth' | 'maxConnections'>,
+): ConnectionBudget {
+  const key = `${account.auth.user}@${account.host}`.toLowerCase();
+  return { key, limit: account.maxConnections ?? DEFAULT_MAX_CONNECTIONS[providerOf(account)] };
+}
+
+function providerOf(account: Pick<AccountConfig, 'host' | 'auth'>): keyof typeof DEFAULT_MAX_CONNECTIONS {
+  const preset = account.auth.oauth2?.provider;
+  if (preset === 'google' || GOOGLE_HOST.test(account.host)) return 'google';
+  if (preset === 'microsoft' || MICROSOFT_HOST.test(account.host)) return 'microsoft';
+  return 'other';
+}

@@ -1,0 +1,283 @@
+/**
+ * One IMAP session per account, reused: across the batches of a drain, the
+ * polls and drains of `postroom run`, and the invocations of a warm Lambda.
+ * The use cases keep calling `openSession(account, options)` and
+ * `session.logout()`; here `logout` hands the session back, and the next
+ * `openSession` for the account takes it again: no TCP, TLS, ID, LOGIN or
+ * NAMESPACE round trips.
+ *
+ * - Every use gets its own deadline (`SessionOptions.deadline`, bounded by
+ *   `limits.sessionSeconds`), and nothing selected: the session's time bounds
+ *   are per use, not per socket.
+ * - A session that failed in a way that leaves its state in doubt (connection
+ *   lost, a deadline or stall, a protocol error, a command still in flight) is
+ *   logged out and dropped, never handed out again.
+ * - Idle for more than `checkAfterMs`, a session is checked with NOOP before
+ *   reuse; idle for `idleMs` it is logged out: well inside the 30 minutes a
+ *   server may wait before its autologout (RFC 3501 5.4).
+ * - Every session holds a slot of its account's connection budget, pooled
+ *   ones too; a session waits for a slot up to its deadline, and a server's
+ *   "too many connections" at login is retried with backoff within it.
+ * - Pooled sockets do not keep the process alive, and `close()` logs them out.
+ */
+import { imapLimits } from '../config/imap-limits.ts';
+import type { AccountConfig } from '../config/schema.ts';
+import { isPostroomError } from '../errors.ts';
+import type { MailServer, SessionOptions } from '../ports.ts';
+import { SLOT_IN_USE_TTL_MS, type SlotHold, type SlotSource, waitForSlot } from './connection-slot.ts';
+import { holdProcessOpen, sessionIdle } from './flow-internals.ts';
+import type { ImapMailServer } from './imap-mail-server.ts';
+
+/** Failures after which a session is still in a known state (the server said NO; nothing else happened). */
+const HARMLESS = new Set(['COMMAND_FAILED', 'MAILBOX_NOT_FOUND']);
+/** How long the NOOP before a reuse may take: a dead socket must not cost the stall timeout. */
+const CHECK_MS = 5_000;
+const LOGOUT_MS = 5_000;
+
+export interface SessionPoolOptions extends SlotSource {
+  /** Connects and logs in (credentials resolved by the caller), bounded by `options.deadline`. */
+  connect(account: AccountConfig, options: { deadline: number }): Promise<ImapMailServer>;
+  /** Log out sessions idle this long. @default 300000 (5 minutes) */
+  idleMs?: number;
+  /** NOOP before reusing a session idle this long. @default 3000 */
+  checkAfterMs?: number;
+  /** The first wait after a login refused for now (doubling, up to 15 s). @default 1000 */
+  busyRetryMs?: number;
+}
+
+interface Entry {
+  account: string;
+  key: string;
+  server: ImapMailServer;
+  slot: SlotHold;
+  lastUsed: number;
+  idleTimer?: NodeJS.Timeout;
+}
+
+export class SessionPool {
+  readonly #options: SessionPoolOptions;
+  readonly #idle = new Map<string, Entry[]>();
+  readonly #now: () => number;
+  readonly #idleMs: number;
+  readonly #checkAfterMs: number;
+  #waiters: (() => void)[] = [];
+  #closed = false;
+
+  constructor(options: SessionPoolOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#idleMs = options.idleMs ?? 5 * 60_000;
+    this.#checkAfterMs = options.checkAfterMs ?? 3_000;
+  }
+
+  /** A session for one use: a pooled one (checked), or a new one within the budget. */
+  async open(account: AccountConfig, options: SessionOptions = {}): Promise<MailServer> {
+    const deadline = Math.min(
+      options.deadline ?? Number.POSITIVE_INFINITY,
+      this.#now() + imapLimits(account).sessionSeconds * 1000,
+    );
+    for (;;) {
+      const pooled = await this.#takeIdle(account, deadline);
+      if (pooled) return this.#lend(pooled, deadline);
+      const slot = await waitForSlot(this.#options, account, {
+        deadline,
+        changed: () => this.#changed(),
+        freeIdle: (key) => this.#freeIdle(key, account.id),
+        // A session handed back while we waited is better than a new login.
+        interrupt: () => (this.#idle.get(account.id)?.length ?? 0) > 0,
+      });
+      if (!slot) continue;
+      try {
+        const server = await this.#connect(account, deadline);
+        const entry: Entry = {
+          account: account.id,
+          key: slot.budget.key,
+          server,
+          slot,
+          lastUsed: this.#now(),
+        };
+        return this.#lend(entry, deadline);
+      } catch (error) {
+        await slot.release();
+        this.#notify();
+        throw error;
+      }
+    }
+  }
+
+  /** Reserves a slot for a connection the pool does not keep (an IDLE watch); release it when the connection ends. */
+  async reserve(account: AccountConfig, deadline: number): Promise<SlotHold> {
+    const slot = await waitForSlot(this.#options, account, {
+      deadline,
+      changed: () => this.#changed(),
+      freeIdle: (key) => this.#freeIdle(key),
+    });
+    return slot!;
+  }
+
+  /** Logs out every pooled session; sessions in use are logged out when handed back. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const entries = [...this.#idle.values()].flat();
+    this.#idle.clear();
+    await Promise.all(entries.map((entry) => this.#discard(entry)));
+  }
+
+  /**
+   * Logs in; a server that refuses for now (RFC 5530 LIMIT or UNAVAILABLE: too
+   * many connections, the user's own clients among them) is asked again with
+   * backoff while the deadline allows, and its last answer is the failure.
+   */
+  async #connect(account: AccountConfig, deadline: number): Promise<ImapMailServer> {
+    let delay = this.#options.busyRetryMs ?? 1_000;
+    for (;;) {
+      try {
+        return await this.#options.connect(account, { deadline });
+      } catch (error) {
+        const busy = isPostroomError(error) && error.code === 'SERVER_BUSY';
+        const wait = delay * (0.5 + Math.random());
+        if (!busy || this.#now() + wait >= deadline) throw error;
+        this.#options.logger?.debug(`account ${account.id}: the server refused the login for now; retrying`, {
+          error: (error as Error).message,
+        });
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        delay = Math.min(delay * 2, 15_000);
+      }
+    }
+  }
+
+  async #takeIdle(account: AccountConfig, deadline: number): Promise<Entry | undefined> {
+    const list = this.#idle.get(account.id);
+    while (list && list.length > 0) {
+      const entry = list.pop()!;
+      clearTimeout(entry.idleTimer);
+      const idleFor = this.#now() - entry.lastUsed;
+      // A frozen Lambda's timers did not run: an entry past its idle bound is gone, whatever it says.
+      const usable =
+        !entry.server.closed &&
+        idleFor < this.#idleMs &&
+        (await entry.slot.renew(SLOT_IN_USE_TTL_MS)) &&
+        (idleFor < this.#checkAfterMs || (await this.#check(entry, deadline)));
+      if (usable) {
+        entry.slot.keepAlive();
+        return entry;
+      }
+      await this.#discard(entry);
+    }
+    return undefined;
+  }
+
+  async #check(entry: Entry, deadline: number): Promise<boolean> {
+    const session = entry.server.session;
+    session.beginUse(Math.min(deadline, this.#now() + CHECK_MS));
+    holdProcessOpen(session.client, true);
+    try {
+      await session.noop();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Hands `entry` out for one use: its logout hands it back. */
+  #lend(entry: Entry, deadline: number): MailServer {
+    const { server } = entry;
+    server.session.beginUse(deadline);
+    holdProcessOpen(server.session.client, true);
+    let tainted = false;
+    let returned = false;
+    const unsubscribe: (() => void)[] = [];
+    const handBack = async () => {
+      if (returned) return;
+      returned = true;
+      for (const off of unsubscribe) off();
+      await this.#handBack(entry, tainted);
+    };
+    return new Proxy(server, {
+      get: (target, property) => {
+        if (property === 'logout') return handBack;
+        const value = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const result = value.apply(target, args);
+          if (property === 'onClose' && typeof result === 'function') unsubscribe.push(result);
+          if (result instanceof Promise) {
+            return result.catch((error: unknown) => {
+              if (!isPostroomError(error) || !HARMLESS.has(error.code)) tainted = true;
+              throw error;
+            });
+          }
+          return result;
+        };
+      },
+    });
+  }
+
+  async #handBack(entry: Entry, tainted: boolean): Promise<void> {
+    const session = entry.server.session;
+    await session.settled();
+    const reusable =
+      !this.#closed && !tainted && !entry.server.closed && entry.slot.valid && sessionIdle(session.client);
+    if (!reusable) {
+      await this.#discard(entry);
+      return;
+    }
+    session.park();
+    holdProcessOpen(session.client, false);
+    entry.lastUsed = this.#now();
+    // Held while pooled, for as long as the pool may keep it (a frozen Lambda's slot then expires with it).
+    if (!(await entry.slot.park(this.#idleMs + 30_000))) {
+      await this.#discard(entry);
+      return;
+    }
+    entry.idleTimer = setTimeout(() => {
+      this.#remove(entry);
+      void this.#discard(entry);
+    }, this.#idleMs);
+    entry.idleTimer.unref();
+    const list = this.#idle.get(entry.account) ?? [];
+    list.push(entry);
+    this.#idle.set(entry.account, list);
+    this.#notify();
+  }
+
+  /** Logs out one pooled session of another account sharing budget `key`, to free its slot. */
+  async #freeIdle(key: string, except?: string): Promise<boolean> {
+    for (const [account, list] of this.#idle) {
+      if (account === except) continue;
+      const index = list.findIndex((entry) => entry.key === key);
+      if (index < 0) continue;
+      const [entry] = list.splice(index, 1);
+      clearTimeout(entry!.idleTimer);
+      await this.#discard(entry!);
+      return true;
+    }
+    return false;
+  }
+
+  #remove(entry: Entry): void {
+    const list = this.#idle.get(entry.account);
+    const index = list?.indexOf(entry) ?? -1;
+    if (list && index >= 0) list.splice(index, 1);
+  }
+
+  async #discard(entry: Entry): Promise<void> {
+    clearTimeout(entry.idleTimer);
+    const session = entry.server.session;
+    session.beginUse(this.#now() + LOGOUT_MS);
+    holdProcessOpen(session.client, false);
+    await entry.server.logout().catch(() => undefined);
+    await entry.slot.release();
+    this.#notify();
+  }
+
+  #changed(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
