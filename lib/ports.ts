@@ -161,6 +161,10 @@ export interface ConnectionSlots {
   release(key: string, slot: number, holder: string): Promise<void>;
   /** How many slots of `key` are held now (not expired): what a refusal reports. */
   held(key: string): Promise<number>;
+  /** Says a session waits for a slot of `key`, until `untilMs`: holders of idle pooled sessions that see it give theirs up. */
+  want(key: string, untilMs: number): Promise<void>;
+  /** Whether a session waits for a slot of `key` now. */
+  wanted(key: string): Promise<boolean>;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { ConnectionSlots } from '../ports.ts';
 export class MemoryConnectionSlots implements ConnectionSlots {
   readonly #slots = new Map<string, { holder: string; expiresAt: number }>();
   readonly #clock: () => number;
+  readonly #wants = new Map<string, number>();
 
   constructor(clock: () => number = Date.now) {
     this.#clock = clock;
@@ -35,6 +36,14 @@ export class MemoryConnectionSlots implements ConnectionSlots {
   async release(key: string, slot: number, holder: string): Promise<void> {
     const id = `${key}\u0000${slot}`;
     if (this.#slots.get(id)?.holder === holder) this.#slots.delete(id);
+  }
+
+  async want(key: string, untilMs: number): Promise<void> {
+    this.#wants.set(key, Math.max(this.#wants.get(key) ?? 0, untilMs));
+  }
+
+  async wanted(key: string): Promise<boolean> {
+    return (this.#wants.get(key) ?? 0) >= this.#clock();
   }
 
   async held(key: string): Promise<number> {

@@ -129,6 +129,9 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
     holder: `${defaultOwner}:${randomUUID().slice(0, 8)}`,
     logger: options.logger,
     ...(options.sessionIdleMs !== undefined ? { idleMs: options.sessionIdleMs } : {}),
+    // Locally, an idle pooled session gives its slot up as soon as another process waits for one.
+    // A Lambda runs no timer between invocations: its idle sessions' slots expire with their idle bound.
+    ...(stores.kind === 'local' ? { yieldCheckMs: 500 } : {}),
     connect: (account, sessionOptions) =>
       withCredential(account, (credential) =>
         connectMailServer(account, {

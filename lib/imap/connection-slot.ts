@@ -12,6 +12,8 @@ import { imapError } from './errors.ts';
 /** How long a slot in use lives without renewal, and how often it is renewed. */
 export const SLOT_IN_USE_TTL_MS = 90_000;
 const RENEW_EVERY_MS = 30_000;
+/** How long one refused attempt says "wanted" (the waiter says it again on every attempt). */
+const WANT_MS = 2_000;
 
 export interface SlotSource {
   slots: ConnectionSlots;
@@ -31,25 +33,44 @@ export class SlotHold {
   readonly #account: string;
   #timer: NodeJS.Timeout | undefined;
   #released = false;
+  /** When the slot expires unless renewed, by this process's clock. */
+  #expiresAt: number;
 
-  constructor(source: SlotSource, account: string, budget: ConnectionBudget, slot: number) {
+  constructor(
+    source: SlotSource,
+    account: string,
+    budget: ConnectionBudget,
+    slot: number,
+    expiresAt: number,
+  ) {
     this.#source = source;
     this.#account = account;
     this.budget = budget;
     this.slot = slot;
+    this.#expiresAt = expiresAt;
   }
 
-  /** Renews every 30 s (the slot lives 90 s past the last renewal) until `park` or `release`. */
+  /** Keeps the slot at least a minute ahead while its connection is in use, until `park` or `release`. */
   keepAlive(): void {
     if (this.#timer || this.#released) return;
-    this.#timer = setInterval(() => void this.renew(SLOT_IN_USE_TTL_MS), RENEW_EVERY_MS);
+    this.#timer = setInterval(() => void this.ensure(SLOT_IN_USE_TTL_MS, 60_000), RENEW_EVERY_MS);
     this.#timer.unref();
   }
 
   /** Stops the renewals, leaving the slot held for `ttlMs` (a pooled session's idle bound). */
-  async park(ttlMs: number): Promise<boolean> {
+  async park(ttlMs: number, minLeftMs: number): Promise<boolean> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    return this.ensure(ttlMs, minLeftMs);
+  }
+
+  /**
+   * Renews for `ttlMs` unless the slot has `minLeftMs` left anyway: a
+   * session reused again and again writes to the store once in minutes, not
+   * once per use.
+   */
+  async ensure(ttlMs: number, minLeftMs: number): Promise<boolean> {
+    if (this.valid && !this.#released && this.#expiresAt - this.#now() >= minLeftMs) return true;
     return this.renew(ttlMs);
   }
 
@@ -57,7 +78,9 @@ export class SlotHold {
     if (this.#released || !this.valid) return false;
     const { slots, holder, logger } = this.#source;
     try {
+      const expiresAt = this.#now() + ttlMs;
       this.valid = await slots.renew(this.budget.key, this.slot, holder, ttlMs);
+      if (this.valid) this.#expiresAt = expiresAt;
     } catch (error) {
       // A store that does not answer now may answer the next renewal; the slot lives until its TTL.
       logger?.debug(`account ${this.#account}: could not renew a connection slot`, {
@@ -71,6 +94,10 @@ export class SlotHold {
       );
     }
     return this.valid;
+  }
+
+  #now(): number {
+    return (this.#source.now ?? Date.now)();
   }
 
   async release(): Promise<void> {
@@ -107,14 +134,17 @@ export async function waitForSlot(
   const budget = connectionBudget(account);
   let delay = 50;
   for (;;) {
+    const expiresAt = now() + SLOT_IN_USE_TTL_MS;
     const slot = await source.slots.tryAcquire(budget.key, budget.limit, source.holder, SLOT_IN_USE_TTL_MS);
     if (slot !== undefined) {
-      const hold = new SlotHold(source, account.id, budget, slot);
+      const hold = new SlotHold(source, account.id, budget, slot, expiresAt);
       hold.keepAlive();
       return hold;
     }
     if (options.interrupt?.()) return undefined;
     if (await options.freeIdle?.(budget.key)) continue;
+    // Other processes' idle pooled sessions give their slots up when they see this.
+    await source.slots.want(budget.key, now() + WANT_MS).catch(() => undefined);
     const left = options.deadline - now();
     if (left <= 0) {
       const held = await source.slots.held(budget.key).catch(() => budget.limit);

@@ -20,6 +20,7 @@
  *   "too many connections" at login is retried with backoff within it.
  * - Pooled sockets do not keep the process alive, and `close()` logs them out.
  */
+import { connectionBudget } from '../config/connection-budget.ts';
 import { imapLimits } from '../config/imap-limits.ts';
 import type { AccountConfig } from '../config/schema.ts';
 import { isPostroomError } from '../errors.ts';
@@ -43,6 +44,13 @@ export interface SessionPoolOptions extends SlotSource {
   checkAfterMs?: number;
   /** The first wait after a login refused for now (doubling, up to 15 s). @default 1000 */
   busyRetryMs?: number;
+  /**
+   * How often an idle pooled session asks the slots whether a session
+   * elsewhere waits for its budget, and gives its slot up if so. Off where
+   * holders sleep between uses anyway (a frozen Lambda runs no timer).
+   * @default never (only when handed back)
+   */
+  yieldCheckMs?: number;
 }
 
 interface Entry {
@@ -52,6 +60,7 @@ interface Entry {
   slot: SlotHold;
   lastUsed: number;
   idleTimer?: NodeJS.Timeout;
+  yieldTimer?: NodeJS.Timeout;
 }
 
 export class SessionPool {
@@ -61,6 +70,8 @@ export class SessionPool {
   readonly #idleMs: number;
   readonly #checkAfterMs: number;
   #waiters: (() => void)[] = [];
+  /** Opens in this pool waiting for a slot, by budget key. */
+  readonly #waiting = new Map<string, number>();
   #closed = false;
 
   constructor(options: SessionPoolOptions) {
@@ -79,13 +90,15 @@ export class SessionPool {
     for (;;) {
       const pooled = await this.#takeIdle(account, deadline);
       if (pooled) return this.#lend(pooled, deadline);
+      const key = connectionBudget(account).key;
+      this.#waiting.set(key, (this.#waiting.get(key) ?? 0) + 1);
       const slot = await waitForSlot(this.#options, account, {
         deadline,
         changed: () => this.#changed(),
-        freeIdle: (key) => this.#freeIdle(key, account.id),
+        freeIdle: (budgetKey) => this.#freeIdle(budgetKey, account.id),
         // A session handed back while we waited is better than a new login.
         interrupt: () => (this.#idle.get(account.id)?.length ?? 0) > 0,
-      });
+      }).finally(() => this.#waiting.set(key, (this.#waiting.get(key) ?? 1) - 1));
       if (!slot) continue;
       try {
         const server = await this.#connect(account, deadline);
@@ -151,12 +164,13 @@ export class SessionPool {
     while (list && list.length > 0) {
       const entry = list.pop()!;
       clearTimeout(entry.idleTimer);
+      clearInterval(entry.yieldTimer);
       const idleFor = this.#now() - entry.lastUsed;
       // A frozen Lambda's timers did not run: an entry past its idle bound is gone, whatever it says.
       const usable =
         !entry.server.closed &&
         idleFor < this.#idleMs &&
-        (await entry.slot.renew(SLOT_IN_USE_TTL_MS)) &&
+        (await entry.slot.ensure(SLOT_IN_USE_TTL_MS, SLOT_IN_USE_TTL_MS - 30_000)) &&
         (idleFor < this.#checkAfterMs || (await this.#check(entry, deadline)));
       if (usable) {
         entry.slot.keepAlive();
@@ -217,7 +231,12 @@ export class SessionPool {
     const session = entry.server.session;
     await session.settled();
     const reusable =
-      !this.#closed && !tainted && !entry.server.closed && entry.slot.valid && sessionIdle(session.client);
+      !this.#closed &&
+      !tainted &&
+      !entry.server.closed &&
+      entry.slot.valid &&
+      sessionIdle(session.client) &&
+      !(await this.#wanted(entry));
     if (!reusable) {
       await this.#discard(entry);
       return;
@@ -226,7 +245,7 @@ export class SessionPool {
     holdProcessOpen(session.client, false);
     entry.lastUsed = this.#now();
     // Held while pooled, for as long as the pool may keep it (a frozen Lambda's slot then expires with it).
-    if (!(await entry.slot.park(this.#idleMs + 30_000))) {
+    if (!(await entry.slot.park(this.#idleMs + 30_000, this.#idleMs))) {
       await this.#discard(entry);
       return;
     }
@@ -235,6 +254,15 @@ export class SessionPool {
       void this.#discard(entry);
     }, this.#idleMs);
     entry.idleTimer.unref();
+    const every = this.#options.yieldCheckMs;
+    if (every !== undefined) {
+      entry.yieldTimer = setInterval(async () => {
+        if (!(await this.#wanted(entry)) || !this.#idle.get(entry.account)?.includes(entry)) return;
+        this.#remove(entry);
+        await this.#discard(entry);
+      }, every);
+      entry.yieldTimer.unref();
+    }
     const list = this.#idle.get(entry.account) ?? [];
     list.push(entry);
     this.#idle.set(entry.account, list);
@@ -255,6 +283,16 @@ export class SessionPool {
     return false;
   }
 
+  /**
+   * True when a session elsewhere waits for a slot of this entry's budget
+   * (asked only where idle sessions yield: `yieldCheckMs`). A waiter in this
+   * pool takes the entry itself.
+   */
+  async #wanted(entry: Entry): Promise<boolean> {
+    if (this.#options.yieldCheckMs === undefined || (this.#waiting.get(entry.key) ?? 0) > 0) return false;
+    return this.#options.slots.wanted(entry.key).catch(() => false);
+  }
+
   #remove(entry: Entry): void {
     const list = this.#idle.get(entry.account);
     const index = list?.indexOf(entry) ?? -1;
@@ -263,6 +301,7 @@ export class SessionPool {
 
   async #discard(entry: Entry): Promise<void> {
     clearTimeout(entry.idleTimer);
+    clearInterval(entry.yieldTimer);
     const session = entry.server.session;
     session.beginUse(this.#now() + LOGOUT_MS);
     holdProcessOpen(session.client, false);

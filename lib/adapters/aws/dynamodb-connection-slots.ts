@@ -5,11 +5,13 @@
  * Lambdas race, each numbered slot has one holder and at most `limit` hold
  * one. One strongly consistent Query of the key's items first says which
  * slots look free, and whether any are (slots numbered past a lowered limit
- * count until they end).
+ * count until they end). A waiter's "wanted" marker is one more item of the
+ * key (`sk=wanted`, expiresAt N).
  */
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
@@ -111,6 +113,27 @@ export class DynamoConnectionSlots implements ConnectionSlots {
     }
   }
 
+  async want(key: string, untilMs: number): Promise<void> {
+    await this.#client.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: { pk: partitionKey(key), sk: 'wanted', expiresAt: untilMs, ttl: ttlAttribute(untilMs) },
+      }),
+    );
+  }
+
+  async wanted(key: string): Promise<boolean> {
+    const { Item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: partitionKey(key), sk: 'wanted' },
+        ProjectionExpression: '#e',
+        ExpressionAttributeNames: { '#e': NAMES['#e'] },
+      }),
+    );
+    return typeof Item?.expiresAt === 'number' && Item.expiresAt >= this.#clock();
+  }
+
   async held(key: string): Promise<number> {
     return (await this.#liveSlots(key)).size;
   }
@@ -132,7 +155,8 @@ export class DynamoConnectionSlots implements ConnectionSlots {
         }),
       );
       for (const item of page.Items ?? []) {
-        const slot = Number(String(item.sk).replace(/^slot#/, ''));
+        const sk = String(item.sk);
+        const slot = sk.startsWith('slot#') ? Number(sk.slice(5)) : Number.NaN;
         if (Number.isInteger(slot) && typeof item.expiresAt === 'number' && item.expiresAt >= now)
           live.add(slot);
       }

@@ -34,6 +34,8 @@ export class SqliteConnectionSlots implements ConnectionSlots {
   readonly #put;
   readonly #renew;
   readonly #release;
+  readonly #want;
+  readonly #wanted;
 
   constructor(options: SqliteConnectionSlotsOptions) {
     const { db } = options;
@@ -49,6 +51,16 @@ export class SqliteConnectionSlots implements ConnectionSlots {
       holder_host TEXT,
       PRIMARY KEY (key, slot)
     ) WITHOUT ROWID`);
+    db.exec(`CREATE TABLE IF NOT EXISTS connection_wants (
+      key TEXT PRIMARY KEY NOT NULL,
+      until INTEGER NOT NULL
+    ) WITHOUT ROWID`);
+    this.#want = db.prepare<{ key: string; until: number }>(
+      'INSERT INTO connection_wants (key, until) VALUES (@key, @until) ON CONFLICT (key) DO UPDATE SET until = MAX(until, @until)',
+    );
+    this.#wanted = db.prepare<[string, number]>(
+      'SELECT 1 FROM connection_wants WHERE key = ? AND until >= ?',
+    );
     this.#rows = db.prepare<[string]>(
       'SELECT slot, holder, expires_at, holder_pid, holder_host FROM connection_slots WHERE key = ?',
     );
@@ -99,6 +111,14 @@ export class SqliteConnectionSlots implements ConnectionSlots {
 
   async release(key: string, slot: number, holder: string): Promise<void> {
     this.#release.run(key, slot, holder);
+  }
+
+  async want(key: string, untilMs: number): Promise<void> {
+    this.#want.run({ key, until: untilMs });
+  }
+
+  async wanted(key: string): Promise<boolean> {
+    return this.#wanted.get(key, this.#clock()) !== undefined;
   }
 
   async held(key: string): Promise<number> {
