@@ -35,3 +35,19 @@ function providerOf(account: Pick<AccountConfig, 'host' | 'auth'>): keyof typeof
   if (preset === 'microsoft' || MICROSOFT_HOST.test(account.host)) return 'microsoft';
   return 'other';
 }
+
+/**
+ * The process function's SQS `maxConcurrency` that fits every account's
+ * budget: each concurrent processor may hold one session per account (pooled
+ * between invocations too), and the account's poller one more. SQS allows no
+ * fewer than 2; an account whose budget is smaller than 3 makes sessions wait
+ * for a slot rather than exceed it.
+ */
+export function processorConcurrency(
+  accounts: readonly Pick<AccountConfig, 'host' | 'auth' | 'maxConnections'>[],
+  configured: number,
+): number {
+  const smallest = Math.min(...accounts.map((account) => connectionBudget(account).limit));
+  if (!Number.isFinite(smallest)) return configured;
+  return Math.max(2, Math.min(configured, smallest - 1));
+}

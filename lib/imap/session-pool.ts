@@ -38,7 +38,7 @@ const LOGOUT_MS = 5_000;
 export interface SessionPoolOptions extends SlotSource {
   /** Connects and logs in (credentials resolved by the caller), bounded by `options.deadline`. */
   connect(account: AccountConfig, options: { deadline: number }): Promise<ImapMailServer>;
-  /** Log out sessions idle this long. @default 300000 (5 minutes) */
+  /** Log out sessions idle this long; 0 pools nothing (every use logs in and out). @default 300000 (5 minutes) */
   idleMs?: number;
   /** NOOP before reusing a session idle this long. @default 3000 */
   checkAfterMs?: number;
@@ -231,6 +231,7 @@ export class SessionPool {
     const session = entry.server.session;
     await session.settled();
     const reusable =
+      this.#idleMs > 0 &&
       !this.#closed &&
       !tainted &&
       !entry.server.closed &&
