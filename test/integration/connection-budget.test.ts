@@ -7,8 +7,12 @@
  * an IDLE watch on one account never open more sessions than
  * `maxConnections`, and none of them fails.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { AccountConfig } from '#lib/config/schema.ts';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { openAwsRuntime } from '#lib/composition/aws.ts';
+import { connectionBudget } from '#lib/config/connection-budget.ts';
+import { type AccountConfig, configSchema } from '#lib/config/schema.ts';
+import { pollAccount } from '#lib/core/poll.ts';
+import { silentLogger } from '#lib/ports.ts';
 import { textMessage } from '../fixtures/messages.ts';
 import {
   type CliProcess,
@@ -27,7 +31,10 @@ import {
   testAccount,
   withSetupClient,
 } from '../helpers/dovecot.ts';
+import { createStateTable } from '../helpers/dynamo-emulator.ts';
+import { createBucket, createQueue } from '../helpers/emulators.ts';
 import { type ImapProxy, startImapProxy } from '../helpers/imap-proxy.ts';
+import { useAwsEmulatorEnvironment } from '../helpers/ingest-harness.ts';
 
 /** An IMAP action (so each drain opens a session) and an event (so "processed" can be read) for every message. */
 const EVERY_MESSAGE = [
@@ -126,6 +133,51 @@ describe('session reuse', () => {
     expect(proxy.count('LOGIN')).toBe(1);
     expect(proxy.count('EXAMINE')).toBeGreaterThanOrEqual(2);
     expect(proxy.count('SELECT')).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('session reuse in a warm Lambda', () => {
+  it('reuses the session across invocations of one runtime (module scope), holding one DynamoDB slot', async () => {
+    // Prepare: the AWS adapters against the emulators, as the poll function composes them
+    useAwsEmulatorEnvironment();
+    const { emulators } = inject('servers');
+    const name = `budget-${Date.now().toString(36)}`;
+    await createBucket(emulators.s3, name);
+    const queueUrl = await createQueue(emulators.sqs, name);
+    const table = await createStateTable(emulators.dynamodb, name);
+    const { user, proxy } = await setup('warm', 3);
+    const info = dovecotInfo();
+    const account = {
+      ...testAccount(info, user, { tls: false, start: 'all' }),
+      host: proxy.host,
+      port: proxy.port,
+    };
+    const config = configSchema.parse({ accounts: [], rules: [] });
+    config.accounts.push(account);
+    const store = { kind: 'aws' as const, bucket: name, queueUrl, table };
+    process.env.POSTROOM_TEST_PASSWORD = user.password;
+    const runtime = openAwsRuntime(config, { logger: silentLogger, store });
+    const slots = runtime.stores.slots!;
+    const { key } = connectionBudget(account);
+    // Act: three invocations, each with its own deadline
+    const fetched: number[] = [];
+    for (let invocation = 0; invocation < 3; invocation++) {
+      const result = await pollAccount(runtime.pollDependencies(`req-${invocation}`), {
+        account,
+        ingest: config.ingest,
+        sessionDeadline: Date.now() + 30_000,
+      });
+      fetched.push(result.fetched);
+    }
+    const heldWhilePooled = await slots.held(key);
+    await runtime.close();
+    // Assess
+    expect(fetched).toEqual([3, 0, 0]);
+    expect(proxy.count('LOGIN')).toBe(1);
+    expect(proxy.count('EXAMINE')).toBe(3);
+    expect(heldWhilePooled).toBe(1);
+    expect(await slots.held(key)).toBe(0);
+    expect(proxy.count('LOGOUT')).toBe(1);
   });
 });
 
