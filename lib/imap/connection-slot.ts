@@ -122,6 +122,8 @@ export interface WaitForSlotOptions {
   freeIdle?: (key: string) => Promise<boolean>;
   /** Checked before each wait: true stops waiting, and the call resolves undefined (a pooled session came back). */
   interrupt?: () => boolean;
+  /** How long the slot lives before its first renewal. @default SLOT_IN_USE_TTL_MS */
+  ttlMs?: number;
 }
 
 /** Takes a slot of the account's budget, waiting (with backoff) while all are held; undefined when interrupted. */
@@ -134,8 +136,9 @@ export async function waitForSlot(
   const budget = connectionBudget(account);
   let delay = 50;
   for (;;) {
-    const expiresAt = now() + SLOT_IN_USE_TTL_MS;
-    const slot = await source.slots.tryAcquire(budget.key, budget.limit, source.holder, SLOT_IN_USE_TTL_MS);
+    const ttlMs = options.ttlMs ?? SLOT_IN_USE_TTL_MS;
+    const expiresAt = now() + ttlMs;
+    const slot = await source.slots.tryAcquire(budget.key, budget.limit, source.holder, ttlMs);
     if (slot !== undefined) {
       const hold = new SlotHold(source, account.id, budget, slot, expiresAt);
       hold.keepAlive();

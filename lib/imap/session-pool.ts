@@ -98,6 +98,7 @@ export class SessionPool {
         freeIdle: (budgetKey) => this.#freeIdle(budgetKey, account.id),
         // A session handed back while we waited is better than a new login.
         interrupt: () => (this.#idle.get(account.id)?.length ?? 0) > 0,
+        ttlMs: this.#slotTtlMs(),
       }).finally(() => this.#waiting.set(key, (this.#waiting.get(key) ?? 1) - 1));
       if (!slot) continue;
       try {
@@ -116,6 +117,16 @@ export class SessionPool {
         throw error;
       }
     }
+  }
+
+  /**
+   * A pooled session's slot lasts for a use and its idle bound after it, so a
+   * session reused within minutes costs the store one write per use at most
+   * (none while the slot has a minute left), and the slot of one that waits in
+   * the pool cannot lapse before the pool drops it.
+   */
+  #slotTtlMs(): number {
+    return this.#idleMs > 0 ? this.#idleMs + 30_000 + SLOT_IN_USE_TTL_MS : SLOT_IN_USE_TTL_MS;
   }
 
   /** Reserves a slot for a connection the pool does not keep (an IDLE watch); release it when the connection ends. */
@@ -170,7 +181,7 @@ export class SessionPool {
       const usable =
         !entry.server.closed &&
         idleFor < this.#idleMs &&
-        (await entry.slot.ensure(SLOT_IN_USE_TTL_MS, SLOT_IN_USE_TTL_MS - 30_000)) &&
+        (await entry.slot.ensure(this.#slotTtlMs(), SLOT_IN_USE_TTL_MS - 30_000)) &&
         (idleFor < this.#checkAfterMs || (await this.#check(entry, deadline)));
       if (usable) {
         entry.slot.keepAlive();
