@@ -9,6 +9,7 @@
  * defaults to 16 per user; Dovecot's `mail_max_userip_connections` defaults
  * to 10 per user and address, and smaller hosts (iCloud about 5) are lower.
  */
+import { mailboxSettings } from './mailbox-settings.ts';
 import type { AccountConfig } from './schema.ts';
 
 export const DEFAULT_MAX_CONNECTIONS = { google: 10, microsoft: 8, other: 5 } as const;
@@ -50,4 +51,16 @@ export function processorConcurrency(
   const smallest = Math.min(...accounts.map((account) => connectionBudget(account).limit));
   if (!Number.isFinite(smallest)) return configured;
   return Math.max(2, Math.min(configured, smallest - 1));
+}
+
+/**
+ * Why an account's budget cannot work, if it cannot: every IDLE watch holds a
+ * connection for as long as `postroom run` runs, and polling and processing
+ * need one more, or they would wait for ever.
+ */
+export function budgetProblem(account: AccountConfig): string | undefined {
+  const watches = mailboxSettings(account).filter((mailbox) => mailbox.idle).length;
+  const { limit } = connectionBudget(account);
+  if (watches === 0 || watches < limit) return undefined;
+  return `expected at least ${watches + 1}: each of the ${watches} mailbox(es) watched with IDLE holds a connection, and polling and processing need one more (or fewer mailboxes with idle: true)`;
 }

@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { scheduleProblem } from '../core/schedule.ts';
 import { refineFolderName, rulesSchema } from '../rules/schema.ts';
+import { budgetProblem } from './connection-budget.ts';
 import { oauth2Problems } from './oauth2.ts';
 import { secretRefSchema } from './secret-ref.ts';
 
@@ -160,7 +161,11 @@ export const accountSchema = z
      */
     limits: imapLimitsSchema.optional(),
   })
-  .transform((account) => ({ ...account, port: account.port ?? (account.tls === true ? 993 : 143) }));
+  .transform((account) => ({ ...account, port: account.port ?? (account.tls === true ? 993 : 143) }))
+  .superRefine((account, ctx) => {
+    const problem = budgetProblem(account);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['maxConnections'], message: problem });
+  });
 
 export const localStoreSchema = z.strictObject({
   kind: z.literal('local'),

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { connectionBudget, processorConcurrency } from '#lib/config/connection-budget.ts';
 import type { AccountConfig } from '#lib/config/schema.ts';
+import { validateConfig } from '#lib/config/validate.ts';
 
 type BudgetInput = Pick<AccountConfig, 'host' | 'auth' | 'maxConnections'>;
 
@@ -46,5 +47,39 @@ describe('processorConcurrency', () => {
     expect(processorConcurrency(accounts, 2)).toBe(2);
     expect(processorConcurrency([account('mail.example.net', { maxConnections: 1 })], 5)).toBe(2);
     expect(processorConcurrency([], 7)).toBe(7);
+  });
+});
+
+describe('a budget that cannot work', () => {
+  const config = (account: Record<string, unknown>) => ({
+    accounts: [
+      { id: 'a', host: 'mail.example.net', auth: { user: 'u', password: { env: 'P' } }, ...account },
+    ],
+  });
+
+  it('is refused by path when the IDLE watches would take every connection', () => {
+    const error = (() => {
+      try {
+        validateConfig(
+          config({
+            maxConnections: 2,
+            mailboxes: [
+              { name: 'INBOX', idle: true },
+              { name: 'Support', idle: true },
+            ],
+          }),
+        );
+      } catch (e) {
+        return e as { problems?: string[] };
+      }
+      return undefined;
+    })();
+    expect(error?.problems).toEqual([
+      'accounts[0].maxConnections: expected at least 3: each of the 2 mailbox(es) watched with IDLE holds a connection, and polling and processing need one more (or fewer mailboxes with idle: true)',
+    ]);
+  });
+
+  it('is accepted with one connection to spare beside the watches', () => {
+    expect(() => validateConfig(config({ maxConnections: 2, idle: true }))).not.toThrow();
   });
 });
