@@ -124,6 +124,10 @@ export interface WaitForSlotOptions {
   interrupt?: () => boolean;
   /** How long the slot lives before its first renewal. @default SLOT_IN_USE_TTL_MS */
   ttlMs?: number;
+  /** Mark the key wanted while waiting, for holders that yield idle slots to see. @default true */
+  announce?: boolean;
+  /** Told each time the key is marked wanted, and until when (so the waiter's own sessions need not yield to it). */
+  onAnnounce?: (key: string, untilMs: number) => void;
 }
 
 /** Takes a slot of the account's budget, waiting (with backoff) while all are held; undefined when interrupted. */
@@ -147,7 +151,11 @@ export async function waitForSlot(
     if (options.interrupt?.()) return undefined;
     if (await options.freeIdle?.(budget.key)) continue;
     // Other processes' idle pooled sessions give their slots up when they see this.
-    await source.slots.want(budget.key, now() + WANT_MS).catch(() => undefined);
+    if (options.announce !== false) {
+      const until = now() + WANT_MS;
+      options.onAnnounce?.(budget.key, until);
+      await source.slots.want(budget.key, until).catch(() => undefined);
+    }
     const left = options.deadline - now();
     if (left <= 0) {
       const held = await source.slots.held(budget.key).catch(() => budget.limit);

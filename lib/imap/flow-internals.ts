@@ -267,3 +267,25 @@ export function holdProcessOpen(client: ImapFlow, hold: boolean): void {
   if (hold) socket.ref?.();
   else socket.unref?.();
 }
+
+/**
+ * Returns a function that resolves once the connection's socket (as it is
+ * now) has closed, or after `timeoutMs`. A connection budget counts a
+ * connection until then: the server may see it until its socket is gone.
+ */
+export function socketClosing(client: ImapFlow): (timeoutMs: number) => Promise<void> {
+  const socket = inner(client).socket as (WatchedSocket & { closed?: boolean }) | false | null | undefined;
+  return (timeoutMs) =>
+    new Promise<void>((resolve) => {
+      if (!socket || socket.closed) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+}

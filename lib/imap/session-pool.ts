@@ -26,7 +26,7 @@ import type { AccountConfig } from '../config/schema.ts';
 import { isPostroomError } from '../errors.ts';
 import type { MailServer, SessionOptions } from '../ports.ts';
 import { SLOT_IN_USE_TTL_MS, type SlotHold, type SlotSource, waitForSlot } from './connection-slot.ts';
-import { holdProcessOpen, sessionIdle } from './flow-internals.ts';
+import { holdProcessOpen, sessionIdle, socketClosing } from './flow-internals.ts';
 import type { ImapMailServer } from './imap-mail-server.ts';
 
 /** Failures after which a session is still in a known state (the server said NO; nothing else happened). */
@@ -70,6 +70,8 @@ export class SessionPool {
   readonly #idleMs: number;
   readonly #checkAfterMs: number;
   #waiters: (() => void)[] = [];
+  /** Until when this pool itself said a budget key is wanted (its sessions do not yield to that). */
+  readonly #announced = new Map<string, number>();
   /** Opens in this pool waiting for a slot, by budget key. */
   readonly #waiting = new Map<string, number>();
   #closed = false;
@@ -99,6 +101,9 @@ export class SessionPool {
         // A session handed back while we waited is better than a new login.
         interrupt: () => (this.#idle.get(account.id)?.length ?? 0) > 0,
         ttlMs: this.#slotTtlMs(),
+        // Only holders that yield read the marker: elsewhere it would be a write for nobody.
+        announce: this.#options.yieldCheckMs !== undefined,
+        onAnnounce: (budgetKey, until) => this.#announced.set(budgetKey, until),
       }).finally(() => this.#waiting.set(key, (this.#waiting.get(key) ?? 1) - 1));
       if (!slot) continue;
       try {
@@ -135,6 +140,8 @@ export class SessionPool {
       deadline,
       changed: () => this.#changed(),
       freeIdle: (key) => this.#freeIdle(key),
+      announce: this.#options.yieldCheckMs !== undefined,
+      onAnnounce: (budgetKey, until) => this.#announced.set(budgetKey, until),
     });
     return slot!;
   }
@@ -298,10 +305,11 @@ export class SessionPool {
   /**
    * True when a session elsewhere waits for a slot of this entry's budget
    * (asked only where idle sessions yield: `yieldCheckMs`). A waiter in this
-   * pool takes the entry itself.
+   * pool takes the entry itself, and this pool's own marker is not a reason.
    */
   async #wanted(entry: Entry): Promise<boolean> {
     if (this.#options.yieldCheckMs === undefined || (this.#waiting.get(entry.key) ?? 0) > 0) return false;
+    if ((this.#announced.get(entry.key) ?? 0) >= this.#now()) return false;
     return this.#options.slots.wanted(entry.key).catch(() => false);
   }
 
@@ -317,7 +325,10 @@ export class SessionPool {
     const session = entry.server.session;
     session.beginUse(this.#now() + LOGOUT_MS);
     holdProcessOpen(session.client, false);
+    const closed = socketClosing(session.client);
     await entry.server.logout().catch(() => undefined);
+    // The slot is free once the server can no longer count the connection.
+    await closed(1_000);
     await entry.slot.release();
     this.#notify();
   }

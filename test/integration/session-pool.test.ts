@@ -154,6 +154,32 @@ describe('connection budget', () => {
     expect(proxy.count('LOGIN')).toBe(2);
   });
 
+  it('an idle session of another holder gives its slot up when a session waits for one', async () => {
+    // Prepare: two pools (two processes) sharing one budget of 1
+    const slots = new MemoryConnectionSlots();
+    const {
+      pool: first,
+      proxy,
+      account,
+    } = await setup({ maxConnections: 1 }, { slots, holder: 'first', yieldCheckMs: 20 });
+    const second = new SessionPool({
+      slots,
+      holder: 'second',
+      yieldCheckMs: 20,
+      connect: (acc, opts) => connectMailServer(acc, { ...opts, password: user.password }),
+    });
+    cleanups.push(() => second.close());
+    await (await first.open(account)).logout();
+    // Act
+    const session = await second.open(account, { deadline: Date.now() + 10_000 });
+    await session.examine('INBOX');
+    await session.logout();
+    // Assess
+    expect(proxy.count('LOGIN')).toBe(2);
+    expect(proxy.count('LOGOUT')).toBe(1);
+    expect(proxy.peakConnections()).toBe(1);
+  });
+
   it('fails in one line naming the account and the budget when no slot frees up before the deadline', async () => {
     // Prepare
     const { pool, account } = await setup({ maxConnections: 1 });

@@ -18,6 +18,7 @@ import {
   pinOAuthMechanism,
   sendIdOnce,
   sessionIdle,
+  socketClosing,
   TESTED_IMAPFLOW,
 } from '#lib/imap/flow-internals.ts';
 
@@ -224,5 +225,14 @@ describe('the ImapFlow internals Postroom relies on', () => {
     holdProcessOpen(client, true);
     expect(released).toBe(before - 1);
     expect(sockets()).toBe(before);
+  });
+
+  it('waits for the socket as it was to close, after ImapFlow let go of it', async () => {
+    const client = await connected();
+    const socket = (client as unknown as { socket: { closed: boolean } }).socket;
+    const closed = socketClosing(client);
+    client.close();
+    await closed(5_000);
+    expect(socket.closed).toBe(true);
   });
 });
