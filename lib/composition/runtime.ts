@@ -16,6 +16,7 @@ import type { ProcessDependencies } from '../core/process.ts';
 import { ConfigError, isPostroomError } from '../errors.ts';
 import { connectMailServer } from '../imap/connect.ts';
 import { watchMailbox } from '../imap/idle-watcher.ts';
+import { withTransientRetry } from '../imap/transient-retry.ts';
 import type { Logger, MailboxWatch, OpenSession, Stores, WatchHandlers } from '../ports.ts';
 
 /** What every driver gives the runtime, whichever stores it runs with. */
@@ -115,15 +116,24 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
 
   const openSession: OpenSession = async (account, sessionOptions = {}) =>
     withCredential(account, (credential) =>
-      connectMailServer(account, {
-        ...sessionOptions,
-        ...credential,
-        largeMessageBytes: config.ingest.largeMessageBytes,
-        logger: libraryLogger,
-        // The session's own warnings (a server breaking UID rules) are the user's to see.
-        warnings: options.logger,
-        ...trace,
-      }),
+      // A throttled or busy server (SERVER_BUSY) is tried again while the deadline allows.
+      withTransientRetry(
+        account,
+        () =>
+          connectMailServer(account, {
+            ...sessionOptions,
+            ...credential,
+            largeMessageBytes: config.ingest.largeMessageBytes,
+            logger: libraryLogger,
+            // The session's own warnings (a server breaking UID rules) are the user's to see.
+            warnings: options.logger,
+            ...trace,
+          }),
+        {
+          deadline: sessionOptions.deadline,
+          onRetry: ({ delayMs, reason }) => options.logger.info(`${reason}; trying again in ${delayMs} ms`),
+        },
+      ),
     );
 
   const processDependencies = (): ProcessDependencies => ({

@@ -8,6 +8,7 @@ import { isHeldBytes } from '../held-bytes.ts';
 import { HeaderCapture, type HeaderFacts, headerBlock, headerFacts } from '../mime/header-envelope.ts';
 import type { HeldBytes, MailboxState, MailServer, MessageMeta, MetaFields, QueueMessage } from '../ports.ts';
 import { WorkPool } from '../work-pool.ts';
+import { recordGmailIngested } from './gmail-dedupe.ts';
 import { messageFingerprint, rawBlobKey } from './keys.ts';
 
 import type { PollDependencies, PollOptions } from './poll.ts';
@@ -101,6 +102,7 @@ export async function storeBatch(
       mailbox,
       messages.map((m) => messageFingerprint(m)),
     );
+    await recordGmailIngested(deps.deliveries, account, messages);
   }
   return messages;
 }
@@ -125,5 +127,6 @@ export function toQueueMessage(
     flags: meta.flags.filter((flag) => flag !== '\\Recent'),
     envelope: meta.envelope ?? header.envelope,
     blob,
+    ...(meta.gmail ? { gmail: meta.gmail } : {}),
   };
 }
