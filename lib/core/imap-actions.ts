@@ -60,8 +60,12 @@ export async function applyImapActions(
   }
 }
 
-/** The order in which server-side actions run: flags travel with a later MOVE; MOVE/delete go last. */
-const PHASES: PlannedAction['kind'][] = ['flag', 'unflag', 'label', 'unlabel', 'copy', 'move', 'delete'];
+/**
+ * The order in which server-side actions run: flags travel with a later MOVE;
+ * MOVE/delete go last. On Gmail, taking off the label of the folder the
+ * message was polled from takes it out of that folder: `unlabel` follows the copies.
+ */
+const PHASES: PlannedAction['kind'][] = ['flag', 'unflag', 'label', 'copy', 'unlabel', 'move', 'delete'];
 
 async function applyInMailbox(
   deps: ProcessDependencies,
