@@ -40,7 +40,7 @@ export function suggestedBackoffMs(answer: string): number | undefined {
 /** A few words on what a transient answer means, for the one-line error. */
 export function transientHint(answer: string): string {
   if (isNotConnectedAnswer(answer))
-    return 'logged in, but the mailbox was not connected: transient, or these credentials reach no mailbox';
+    return 'logged in, but the mailbox was not connected: transient, or these credentials reach no mailbox (a wrong password, an app without a mailbox permission, a shared mailbox under another name)';
   if (/throttl/i.test(answer)) return 'throttled';
   return 'too many connections or unavailable';
 }
