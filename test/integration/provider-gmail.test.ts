@@ -124,6 +124,29 @@ describe('Gmail (X-GM-EXT-1)', () => {
     expect(server.commands).toContain('UID STORE 1 +X-GM-LABELS ("Processed" \\Starred)');
   });
 
+  it('moves by relabelling, and does not ingest again a message a rule moved into a polled label', async () => {
+    // Prepare
+    const { server, postroom } = await setup({
+      mailboxes: ['INBOX', 'Invoices'],
+      rules: [
+        { name: 'file', mailboxes: ['INBOX'], when: { subject: 'invoice' }, then: [{ move: 'Invoices' }] },
+      ],
+    });
+    const invoice = server.add(gmailMessage(1, 'your invoice'), ['\\Inbox']);
+
+    // Act
+    const first = await postroom.poll();
+    await postroom.drain();
+    const second = await postroom.poll();
+
+    // Assert
+    expect([...server.message(invoice).labels]).toEqual(['Invoices']);
+    expect(server.folderUids('INBOX')).toEqual([]);
+    expect(first.fetched).toBe(1);
+    expect(second.fetched).toBe(0);
+    expect(second.mailboxes.find((m) => m.mailbox === 'Invoices')?.recognised).toBe(1);
+  });
+
   it('deletes by moving to the \\Trash folder, not by an expunge that would only remove the label', async () => {
     // Prepare
     const { server, postroom } = await setup({
@@ -169,5 +192,26 @@ describe('Gmail (X-GM-EXT-1)', () => {
     expect(server.commands.some((c) => c.includes('X-GM-'))).toBe(false);
     expect(postroom.events()).toEqual([]);
     expect(results[0]?.items[0]?.warnings.join(' ')).toMatch(/rule invoices: not applied/);
+  });
+
+  it('fails a label action on a server without labels, sending it nothing', async () => {
+    // Prepare
+    const { server, postroom } = await setup({
+      capabilities: GMAIL_CAPABILITIES.replace(' X-GM-EXT-1', ''),
+      provider: 'generic',
+      rules: [{ name: 'tag', then: [{ label: 'Processed' }] }],
+    });
+    const id = server.add(gmailMessage(1), ['\\Inbox']);
+
+    // Act
+    await postroom.poll();
+    const results = await postroom.drain();
+
+    // Assert
+    const item = results.flatMap((r) => r.items)[0];
+    expect(item).toMatchObject({ status: 'failed', error: { code: 'LABELS_UNSUPPORTED' } });
+    expect(item?.error?.message).toMatch(/label needs a Gmail server/);
+    expect([...server.message(id).labels]).toEqual(['\\Inbox']);
+    expect(server.commands.some((c) => c.includes('X-GM-'))).toBe(false);
   });
 });
