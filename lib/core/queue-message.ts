@@ -41,7 +41,7 @@ export const queueMessageSchema = z.object({
         .string()
         .regex(/^\d{1,20}$/)
         .optional(),
-      labels: z.array(z.string()),
+      labels: z.array(z.string().max(1000)).max(500),
     })
     .optional(),
 });

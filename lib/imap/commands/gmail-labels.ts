@@ -58,8 +58,18 @@ export function gmailFacts(message: {
   const msgId = decimalId(message.emailId);
   if (!msgId) return undefined;
   const threadId = decimalId(message.threadId);
-  return { msgId, ...(threadId ? { threadId } : {}), labels: [...(message.labels ?? [])].map(String) };
+  // A server may send any number of labels: the queue message (256 KiB in SQS) carries a bounded list.
+  const labels = [...(message.labels ?? [])]
+    .map(String)
+    .filter((label) => label.length <= MAX_LABEL_LENGTH)
+    .slice(0, MAX_LABELS);
+  return { msgId, ...(threadId ? { threadId } : {}), labels };
 }
+
+/** At most this many labels per message travel in the queue message (Gmail users rarely have more than a few dozen). */
+export const MAX_LABELS = 500;
+/** Longer label names (far beyond what Gmail lets a user create) are left out. */
+export const MAX_LABEL_LENGTH = 1000;
 
 /** Gmail's ids are unsigned 64-bit decimals; anything else is not trusted as one. */
 function decimalId(value: unknown): string | undefined {
