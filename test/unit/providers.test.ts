@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { AccountConfig } from '#lib/config/schema.ts';
 import { GMAIL_MSGID_SCOPE, recordGmailIngested, skipGmailIngested } from '#lib/core/gmail-dedupe.ts';
 import { ImapError } from '#lib/errors.ts';
+import { gmailFacts, MAX_LABELS } from '#lib/imap/commands/gmail-labels.ts';
 import { commandError, connectError } from '#lib/imap/errors.ts';
 import { detectProvider, expectedProvider } from '#lib/imap/provider.ts';
 import { suggestedBackoffMs } from '#lib/imap/provider-answers.ts';
@@ -212,6 +213,25 @@ describe('Gmail in the rule language', () => {
       expect.stringMatching(/^0\.when\.labels\.has: unknown system label \\Nope/),
       expect.stringMatching(/^0\.then\.0\.label: a label may not contain control characters/),
     ]);
+  });
+});
+
+describe('Gmail facts from a FETCH', () => {
+  it('keeps decimal ids only and a bounded list of labels, whatever the server sends', () => {
+    // Prepare
+    const many = new Set(Array.from({ length: MAX_LABELS + 100 }, (_, i) => `L${i}`));
+    many.add('x'.repeat(5000));
+
+    // Act
+    const facts = gmailFacts({ emailId: '1650000000000000001', threadId: 'abc', labels: many });
+    const none = gmailFacts({ emailId: '12; DROP' });
+
+    // Assert
+    expect(facts).toMatchObject({ msgId: '1650000000000000001' });
+    expect(facts?.threadId).toBeUndefined();
+    expect(facts?.labels).toHaveLength(MAX_LABELS);
+    expect(facts?.labels.every((label) => label.length < 1000)).toBe(true);
+    expect(none).toBeUndefined();
   });
 });
 
