@@ -114,26 +114,24 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
   };
   const trace = options.trace ? { trace: (line: string) => options.trace?.say(line) } : {};
 
+  // A throttled or busy server (SERVER_BUSY) is connected to again while the session's deadline allows.
+  const connectRetrying: typeof connectMailServer = (account, connectOptions) =>
+    withTransientRetry(account, () => connectMailServer(account, connectOptions), {
+      deadline: connectOptions.deadline,
+      onRetry: ({ delayMs, reason }) => options.logger.info(`${reason}; trying again in ${delayMs} ms`),
+    });
+
   const openSession: OpenSession = async (account, sessionOptions = {}) =>
     withCredential(account, (credential) =>
-      // A throttled or busy server (SERVER_BUSY) is tried again while the deadline allows.
-      withTransientRetry(
-        account,
-        () =>
-          connectMailServer(account, {
-            ...sessionOptions,
-            ...credential,
-            largeMessageBytes: config.ingest.largeMessageBytes,
-            logger: libraryLogger,
-            // The session's own warnings (a server breaking UID rules) are the user's to see.
-            warnings: options.logger,
-            ...trace,
-          }),
-        {
-          deadline: sessionOptions.deadline,
-          onRetry: ({ delayMs, reason }) => options.logger.info(`${reason}; trying again in ${delayMs} ms`),
-        },
-      ),
+      connectRetrying(account, {
+        ...sessionOptions,
+        ...credential,
+        largeMessageBytes: config.ingest.largeMessageBytes,
+        logger: libraryLogger,
+        // The session's own warnings (a server breaking UID rules) are the user's to see.
+        warnings: options.logger,
+        ...trace,
+      }),
     );
 
   const processDependencies = (): ProcessDependencies => ({
