@@ -124,6 +124,24 @@ describe('Gmail (X-GM-EXT-1)', () => {
     expect(server.commands).toContain('UID STORE 1 +X-GM-LABELS ("Processed" \\Starred)');
   });
 
+  it('reads and writes labels beyond ASCII in modified UTF-7, as Gmail keeps them on the wire', async () => {
+    // Prepare
+    const { server, postroom } = await setup({
+      rules: [{ name: 'office', when: { labels: { has: 'Büro' } }, then: [{ label: 'Erledigt/Geprüft' }] }],
+    });
+    // What the server holds is the wire form: B&APw-ro is "Büro".
+    const id = server.add(gmailMessage(1), ['\\Inbox', 'B&APw-ro']);
+
+    // Act
+    await postroom.poll();
+    const queued = postroom.queued();
+    await postroom.drain();
+
+    // Assert
+    expect(queued[0]?.gmail?.labels).toContain('Büro');
+    expect(server.message(id).labels.has('Erledigt/Gepr&APw-ft')).toBe(true);
+  });
+
   it('moves by relabelling, and does not ingest again a message a rule moved into a polled label', async () => {
     // Prepare
     const { server, postroom } = await setup({
