@@ -76,7 +76,7 @@ export type ImapFailure =
   | 'MAILBOX_NOT_FOUND'
   | 'COMMAND_FAILED'
   | 'CONNECTION_LOST'
-  /** The server said LIMIT or UNAVAILABLE (RFC 5530): too many connections, try later. */
+  /** The server said LIMIT or UNAVAILABLE (RFC 5530), or a provider's throttling answer (`imap/provider-answers.ts`): try later. */
   | 'SERVER_BUSY'
   /** The session's time (`limits.sessionSeconds` or the caller's deadline) ran out. */
   | 'IMAP_DEADLINE'

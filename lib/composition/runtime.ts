@@ -16,6 +16,7 @@ import type { ProcessDependencies } from '../core/process.ts';
 import { ConfigError, isPostroomError } from '../errors.ts';
 import { connectMailServer } from '../imap/connect.ts';
 import { watchMailbox } from '../imap/idle-watcher.ts';
+import { withTransientRetry } from '../imap/transient-retry.ts';
 import type { Logger, MailboxWatch, OpenSession, Stores, WatchHandlers } from '../ports.ts';
 
 /** What every driver gives the runtime, whichever stores it runs with. */
@@ -113,9 +114,16 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
   };
   const trace = options.trace ? { trace: (line: string) => options.trace?.say(line) } : {};
 
+  // A throttled or busy server (SERVER_BUSY) is connected to again while the session's deadline allows.
+  const connectRetrying: typeof connectMailServer = (account, connectOptions) =>
+    withTransientRetry(account, () => connectMailServer(account, connectOptions), {
+      deadline: connectOptions.deadline,
+      onRetry: ({ delayMs, reason }) => options.logger.info(`${reason}; trying again in ${delayMs} ms`),
+    });
+
   const openSession: OpenSession = async (account, sessionOptions = {}) =>
     withCredential(account, (credential) =>
-      connectMailServer(account, {
+      connectRetrying(account, {
         ...sessionOptions,
         ...credential,
         largeMessageBytes: config.ingest.largeMessageBytes,

@@ -9,6 +9,7 @@ import { isHeldBytes } from '../held-bytes.ts';
 import { HeaderCapture, type HeaderFacts, headerBlock, headerFacts } from '../mime/header-envelope.ts';
 import type { HeldBytes, MailboxState, MailServer, MessageMeta, MetaFields, QueueMessage } from '../ports.ts';
 import { WorkPool } from '../work-pool.ts';
+import { recordGmailIngested } from './gmail-dedupe.ts';
 import { messageFingerprint, rawBlobKey } from './keys.ts';
 
 import type { PollDependencies, PollOptions } from './poll.ts';
@@ -115,6 +116,7 @@ export async function commitBatch(
     mailbox,
     messages.map((m) => messageFingerprint(m)),
   );
+  await recordGmailIngested(deps.deliveries, account, messages);
 }
 
 export function toQueueMessage(
@@ -137,5 +139,6 @@ export function toQueueMessage(
     flags: meta.flags.filter((flag) => flag !== '\\Recent'),
     envelope: meta.envelope ?? header.envelope,
     blob,
+    ...(meta.gmail ? { gmail: meta.gmail } : {}),
   };
 }

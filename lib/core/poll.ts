@@ -14,6 +14,7 @@ import {
   type Queue,
   silentLogger,
 } from '../ports.ts';
+import { skipGmailIngested } from './gmail-dedupe.ts';
 import { commitBatch, planBatches, putBatch } from './ingest-batch.ts';
 import { messageFingerprint, pollLeaseName } from './keys.ts';
 
@@ -73,7 +74,7 @@ export interface MailboxPollResult {
   lastUid?: number;
   /** UIDNEXT − 1 − lastUid: how far this mailbox is behind, for the lag metric. */
   lag?: number;
-  /** Messages skipped because a rescan recognised them as already delivered. */
+  /** Messages skipped because a rescan recognised them as already delivered, or (Gmail) ingested through another label. */
   recognised: number;
   bytes: number;
   outcome: MailboxOutcome;
@@ -288,6 +289,10 @@ async function ingestMailbox(
         result.recognised += batch.length - metas.length;
         total -= batch.length - metas.length;
       }
+      const unseen = await skipGmailIngested(deps.deliveries, account, metas);
+      result.recognised += metas.length - unseen.length;
+      total -= metas.length - unseen.length;
+      metas = unseen;
       const batchLastUid = batch[batch.length - 1]!.uid;
       const queued =
         metas.length > 0 ? await putBatch(deps, options, session, state, mailbox.name, metas) : [];

@@ -39,6 +39,8 @@
  *   means midnight UTC. `age` and `date` use the server's internal date (the
  *   arrival time, which the sender cannot forge), or the Date header when there is none.
  * - `flags: { has?, lacks? }`: IMAP flags, compared case-insensitively.
+ * - `labels: { has?, lacks? }`: Gmail labels (X-GM-LABELS), compared
+ *   case-insensitively; unknown on servers without Gmail's extensions.
  * - `autoReply`, `bulk`, `list`: `true`/`false` predicates on Auto-Submitted /
  *   X-Autoreply, Precedence, List-Id.
  * - `all: [...]`, `any: [...]`, `not: {...}`. Several keys in one condition object must all hold.
@@ -49,12 +51,13 @@
  * (any may match). All are case-insensitive unless `caseSensitive: true`.
  *
  * Actions: `flag`, `unflag`, `copy`, `move`, `delete: true`, `emit`, `webhook`,
- * `saveAttachments`, `stop: true`. See `planner.ts` for how the actions of
+ * `saveAttachments`, `stop: true`, and on Gmail `label` / `unlabel`. See `planner.ts` for how the actions of
  * several matching rules combine.
  */
 import { RE2JS } from 're2js';
 import * as z from 'zod';
 import { secretRefSchema } from '../config/secret-ref.ts';
+import { type LabelsTest, labelListSchema, labelsTestSchema } from './gmail-schema.ts';
 import { CONDITION_KEYS, DURATION_PATTERN, SIZE_PATTERN, STRING_TEST_KEYS } from './vocabulary.ts';
 
 export { CONDITION_KEYS, DURATION_PATTERN, SIZE_PATTERN, STRING_TEST_KEYS } from './vocabulary.ts';
@@ -338,6 +341,8 @@ export interface Condition {
   age?: AgeRange;
   date?: DateRange;
   flags?: FlagsTest;
+  /** Gmail labels (X-GM-LABELS). */
+  labels?: LabelsTest;
   /** Auto-Submitted other than `no`, X-Autoreply, X-Autorespond, or Precedence: auto_reply. */
   autoReply?: boolean;
   /** Precedence: bulk, junk or list. */
@@ -387,6 +392,7 @@ export const conditionSchema: z.ZodType<Condition> = z
     age: ageRangeSchema.optional(),
     date: dateRangeSchema.optional(),
     flags: flagsTestSchema.optional(),
+    labels: labelsTestSchema.optional(),
     autoReply: z.boolean().optional(),
     bulk: z.boolean().optional(),
     list: z.boolean().optional(),
@@ -478,6 +484,8 @@ export const ACTION_KEYS = [
   'webhook',
   'saveAttachments',
   'stop',
+  'label',
+  'unlabel',
 ] as const;
 
 export const actionSchema = z
@@ -505,6 +513,10 @@ export const actionSchema = z
     saveAttachments: z.strictObject({ prefix: blobPrefixSchema }).optional(),
     /** Later rules don't see the message (same as the rule's `stop: true`). */
     stop: z.literal(true, { error: 'expected true' }).optional(),
+    /** Gmail: add labels (`UID STORE +X-GM-LABELS`). */
+    label: labelListSchema.optional(),
+    /** Gmail: remove labels (`UID STORE -X-GM-LABELS`); removing `\Inbox` archives. */
+    unlabel: labelListSchema.optional(),
   })
   .superRefine((value, ctx) => {
     const given = ACTION_KEYS.filter((key) => value[key] !== undefined);
