@@ -11,6 +11,7 @@ import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts
 import { sharedRedactor } from '../output.ts';
 import { ProgressLine } from '../progress.ts';
 import { RunReport } from '../run-report.ts';
+import { onStopSignals } from '../stop-signals.ts';
 
 /** SIGTERM must end the process within 10 s (service managers kill it after that); leave a margin for LOGOUT. */
 const STOP_DEADLINE_MS = 9_000;
@@ -111,8 +112,7 @@ Examples:
       timer.unref();
       stopping = runner.stop().then(() => clearTimeout(timer));
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    onStopSignals(stop);
 
     await runner.start();
     // A signal during start (the IDLE watches log in first) has already stopped the runner.
