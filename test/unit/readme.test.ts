@@ -270,7 +270,9 @@ describe('README.md commands', () => {
 
   it('runs only npm scripts that package.json has, and gives the two quick-start commands', () => {
     // Prepare
-    const scripts = code.flatMap((line) => [...line.matchAll(/\bnpm run (?:-s )?([\w:-]+)/g)].map((m) => m[1]!));
+    const scripts = code.flatMap((line) =>
+      [...line.matchAll(/\bnpm run (?:-s )?([\w:-]+)/g)].map((m) => m[1]!),
+    );
 
     // Act
     const missing = [...new Set(scripts)].filter((name) => !(name in PACKAGE.scripts));
