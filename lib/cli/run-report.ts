@@ -41,6 +41,12 @@ export class RunReport {
   }
 
   polled(account: string, result: PollResult): void {
+    // A mailbox that failed while the others went on is in the result only: say it, even with -q.
+    for (const mailbox of result.mailboxes)
+      if (mailbox.error)
+        this.#terminal.say(
+          `${this.#terminal.paint('red', 'error')}: ${account}/${mailbox.mailbox}: ${mailbox.error.message}`,
+        );
     if (this.#quiet) return;
     if (result.fetched > 0) this.#terminal.say(`${account}: fetched ${result.fetched}`);
     for (const mailbox of result.mailboxes) {

@@ -164,7 +164,8 @@ describe('postroom run: what it did, as mail arrives', () => {
     // Prepare
     const user = freshUser(info(), 'runtable');
     const [before] = await append(user, 1);
-    const cli = spawnPostroom(['run', '--config', runConfig(user).file], { env: envFor(user) });
+    const config = runConfig(user, { mailboxes: ['INBOX', 'No/Such/Folder'] });
+    const cli = spawnPostroom(['run', '--config', config.file], { env: envFor(user) });
     await until(
       cli,
       new RegExp(`^${before} +Text message 1 +tag, firsts +flag tagged; emit first\\.seen`, 'm'),
@@ -178,6 +179,8 @@ describe('postroom run: what it did, as mail arrives', () => {
     // Assess
     await until(cli, new RegExp(`^${later} +Text message 2 +tag +flag tagged`, 'm'), cli.stdout, 30_000);
     expect(cli.stdout()).toMatch(/^uid +subject +rules +actions +reason$/m);
+    // The mailbox that failed while INBOX went on is said, with its account.
+    expect(cli.stderr()).toMatch(/^error: test\/No\/Such\/Folder: .*No\/Such\/Folder/m);
     cli.signal('SIGTERM');
     expect((await cli.exited).code).toBe(0);
   });
