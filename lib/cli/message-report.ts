@@ -65,8 +65,11 @@ export function messageJson(item: ItemResult, rules: readonly Rule[]): Record<st
  * `then` list (a later `move` the planner made a `copy` is found as the move).
  * Actions the config cannot place keep their order, after the others.
  */
-export function inConfigOrder(actions: readonly ActionReport[], rules: readonly Rule[]): ActionReport[] {
-  const position = (action: ActionReport): number => {
+export function inConfigOrder<A extends { rule: string; kind: string; detail?: string }>(
+  actions: readonly A[],
+  rules: readonly Rule[],
+): A[] {
+  const position = (action: A): number => {
     const ruleIndex = rules.findIndex((r) => r.name === action.rule);
     if (ruleIndex < 0) return Number.MAX_SAFE_INTEGER;
     const then = rules[ruleIndex]!.then as readonly Record<string, unknown>[];

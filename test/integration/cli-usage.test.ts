@@ -71,6 +71,28 @@ describe('option values and account ids', () => {
   });
 });
 
+describe('tables list actions in config order', () => {
+  it("dry-run: a rule's move before its emit, and a later rule's flag after both", async () => {
+    // Prepare: the plan runs the move last (after it the UID is gone); the table follows the config.
+    const config = writeConfigFile({
+      accounts: [ACCOUNT],
+      rules: [
+        { name: 'invoices', then: [{ move: 'Finance/Invoices' }, { emit: 'invoice.received' }] },
+        { name: 'tag', then: [{ flag: 'seen-by-rules' }] },
+      ],
+    });
+
+    // Act
+    const result = await runPostroom(['dry-run', '--config', config.file, 'test/fixtures/rules/invoice.eml']);
+
+    // Assess
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(
+      /^invoice\.eml .* invoices, tag +move Finance\/Invoices; emit invoice\.received; flag seen-by-rules$/m,
+    );
+  });
+});
+
 describe('config mistakes', () => {
   it('a YAML indentation mistake gives the first error with its line and a code frame, not a cascade', async () => {
     // Prepare: `port` indented one space too little.

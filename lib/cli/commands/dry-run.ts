@@ -6,6 +6,7 @@ import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { type DryRunEntry, dryRunMailbox, dryRunRaw } from '../../core/dry-run.ts';
 import { ConfigError } from '../../errors.ts';
+import { inConfigOrder } from '../message-report.ts';
 import {
   addCommonOptions,
   type GlobalOptions,
@@ -100,7 +101,9 @@ Examples:
           e.file ? basename(e.file) : `uid ${e.uid}`,
           (e.subject ?? '').slice(0, 50),
           e.rules.join(', ') || '-',
-          e.actions.map((a) => `${a.kind}${a.detail ? ` ${a.detail}` : ''}`).join('; ') || '-',
+          inConfigOrder(e.actions, config.rules)
+            .map((a) => `${a.kind}${a.detail ? ` ${a.detail}` : ''}`)
+            .join('; ') || '-',
         ]),
       ),
     );
