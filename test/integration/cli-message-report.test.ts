@@ -219,15 +219,14 @@ describe('postroom run: what it did, as mail arrives', () => {
     ]);
   });
 
-  it('says when it reconnected after the server was unreachable', async () => {
+  it('says when polls and the IDLE watch are back after the server was unreachable', async () => {
     // Prepare: the run reaches Dovecot through a forwarder the test can take down.
     const user = freshUser(info(), 'runoutage');
     const link = await outageLink(variantPorts(info(), 'full').imap);
     closers.push(() => link.close());
-    const cli = spawnPostroom(['run', '--config', runConfig(user, { port: link.port }).file], {
-      env: envFor(user),
-    });
-    await cli.waitForStderr(/postroom is running/, 30_000);
+    const config = runConfig(user, { port: link.port, idle: true });
+    const cli = spawnPostroom(['run', '--config', config.file], { env: envFor(user) });
+    await cli.waitForStderr(/postroom is running: .*IDLE on test\/INBOX/, 30_000);
 
     // Act: down long enough for a scheduled poll to fail, then back.
     await link.down();
@@ -241,6 +240,7 @@ describe('postroom run: what it did, as mail arrives', () => {
       15_000,
       downAt,
     );
+    await cli.waitForStderr(/test\/INBOX: IDLE reconnected \(lost at /, 30_000, downAt);
     cli.signal('SIGTERM');
     expect((await cli.exited).code).toBe(0);
   });
