@@ -34,6 +34,8 @@ Output with --json:
   { "fetched": N, "mailboxes": [ { "account", "mailbox", "uidValidity", "fetched", "lastUid", ... } ] }
   A mailbox skipped because another poller holds it has "outcome": "locked" and
   "heldBy": { "owner", "until" } (the lease's holder and its expiry, ISO 8601).
+  A mailbox's first poll with start: new has "firstPoll": { "start": "new",
+  "afterUid", "existing" }: it starts after that UID; the existing mail is not processed.
 
 Examples:
   $ SUPPORT_IMAP_PASSWORD=... postroom poll --config postroom.yaml
