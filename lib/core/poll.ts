@@ -84,6 +84,11 @@ export interface MailboxPollResult {
   rescanned?: boolean;
   /** With outcome `locked`: who holds the mailbox's lease and until when (ISO 8601), when the store can tell. */
   heldBy?: { owner: string; until: string };
+  /**
+   * The mailbox's first poll with `start: new`: the checkpoint was set after
+   * `afterUid` (UIDNEXT − 1) and the `existing` messages there are not processed.
+   */
+  firstPoll?: { start: 'new'; afterUid: number; existing: number };
 }
 
 export interface PollResult {
@@ -249,6 +254,7 @@ async function ingestMailbox(
     if (mailbox.start === 'new') {
       // First poll with `start: new`: remember where the mailbox is now and deliver nothing old.
       checkpoint = await advance(deps, account, mailbox.name, state, state.uidNext - 1, undefined);
+      result.firstPoll = { start: 'new', afterUid: state.uidNext - 1, existing: state.exists };
       finish(result, checkpoint, state);
       return;
     }

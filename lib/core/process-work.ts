@@ -26,7 +26,16 @@ export interface BatchItem {
   receiveCount: number;
 }
 
-export type ActionStatus = 'done' | 'already-done' | 'gone' | 'stale' | 'left-deleted' | 'failed' | 'skipped';
+export type ActionStatus =
+  | 'done'
+  | 'already-done'
+  | 'gone'
+  | 'stale'
+  | 'left-deleted'
+  | 'failed'
+  | 'skipped'
+  /** Planned, but its message failed before the action was reached: it is retried with the message. */
+  | 'not-done';
 
 export interface ActionReport {
   rule: string;

@@ -18,7 +18,7 @@
  * Every object is strict (an unknown key is an error, it is usually a typo),
  * and regular expressions are compiled at config time with RE2 semantics
  * (re2js), so a bad pattern is reported as
- * `rules[0].when.subject.regex: invalid regular expression: ...` before any mail
+ * `rules[0] (name).when.subject.regex: invalid regular expression: ...` before any mail
  * is read. The schema holds plain data only (no transforms), so the parsed rules
  * stay JSON and the JSON Schema export describes exactly what users write.
  *
@@ -58,6 +58,7 @@ import { RE2JS } from 're2js';
 import * as z from 'zod';
 import { secretRefSchema } from '../config/secret-ref.ts';
 import { type LabelsTest, labelListSchema, labelsTestSchema } from './gmail-schema.ts';
+import { explainRegexError } from './string-match.ts';
 import { CONDITION_KEYS, DURATION_PATTERN, SIZE_PATTERN, STRING_TEST_KEYS } from './vocabulary.ts';
 
 export { CONDITION_KEYS, DURATION_PATTERN, SIZE_PATTERN, STRING_TEST_KEYS } from './vocabulary.ts';
@@ -77,7 +78,7 @@ function regexProblem(pattern: string): string | undefined {
     return undefined;
   } catch (error) {
     // re2js messages look like "error parsing regexp: missing closing ): `a(b`".
-    return (error as Error).message.replace(/^error parsing regexp: /, '');
+    return explainRegexError(pattern, (error as Error).message.replace(/^error parsing regexp: /, ''));
   }
 }
 
