@@ -76,7 +76,7 @@ export type ImapFailure =
   | 'MAILBOX_NOT_FOUND'
   | 'COMMAND_FAILED'
   | 'CONNECTION_LOST'
-  /** The server said LIMIT or UNAVAILABLE (RFC 5530): too many connections, try later. */
+  /** The server said LIMIT or UNAVAILABLE (RFC 5530), or a provider's throttling answer (`imap/provider-answers.ts`): try later. */
   | 'SERVER_BUSY'
   /** Every slot of the account's connection budget (`maxConnections`) stayed in use until the session's deadline. */
   | 'CONNECTION_BUDGET'

@@ -221,7 +221,12 @@ export interface MessageMeta {
   messageId?: string;
   /** Present when asked for (`envelope` in `MetaFields`). */
   envelope?: Envelope;
+  /** Gmail's message id, thread id and labels, on a server with X-GM-EXT-1 (`lib/imap/provider.ts`). */
+  gmail?: GmailFacts;
 }
+
+/** What Gmail says about a message (X-GM-MSGID, X-GM-THRID, X-GM-LABELS), as the queue message carries it. */
+export type GmailFacts = NonNullable<QueueMessage['gmail']>;
 
 /**
  * What `fetchMeta` asks for beyond UID, size, internal date and flags. Ingest
@@ -317,6 +322,15 @@ export interface MailServer {
   deleteMessages(uids: number[]): Promise<RemovalOutcome>;
   /** UIDs of messages with this Message-ID in a folder (server path). Opens that folder read-only: select the source again afterwards. */
   findByMessageId(path: ServerPath, messageId: string): Promise<number[]>;
+
+  // --- provider quirks (`lib/imap/provider.ts`); absent on servers that have none ---
+
+  /** Whose quirks the session follows. @default generic */
+  readonly provider?: 'gmail' | 'microsoft' | 'generic';
+  /** Gmail: `UID STORE +X-GM-LABELS` over the set; present only where the server has X-GM-EXT-1. */
+  addLabels?(uids: number[], labels: string[]): Promise<void>;
+  /** Gmail: `UID STORE -X-GM-LABELS` over the set. */
+  removeLabels?(uids: number[], labels: string[]): Promise<void>;
 }
 
 /** What the use case that opens a session tells it about its time. */

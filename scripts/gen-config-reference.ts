@@ -20,6 +20,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import * as configModule from '#lib/config/schema.ts';
+import * as gmailRulesModule from '#lib/rules/gmail-schema.ts';
 import * as rulesModule from '#lib/rules/schema.ts';
 
 /** The markers around the generated part of README.md. */
@@ -34,6 +35,10 @@ const SOURCES = [
   {
     file: new URL('../lib/rules/schema.ts', import.meta.url),
     module: rulesModule as Record<string, unknown>,
+  },
+  {
+    file: new URL('../lib/rules/gmail-schema.ts', import.meta.url),
+    module: gmailRulesModule as Record<string, unknown>,
   },
 ];
 

@@ -53,10 +53,7 @@ export function createWebhookSender(options: WebhookSenderOptions = {}): Webhook
         // Other 4xx answers will not change on retry: the request itself is wrong.
         if (response.status < 500 && response.status !== 429 && response.status !== 408) break;
       } catch (error) {
-        lastProblem =
-          (error as Error).name === 'TimeoutError'
-            ? 'timed out'
-            : ((error as Error).message ?? String(error));
+        lastProblem = (error as Error).name === 'TimeoutError' ? 'timed out' : fetchProblem(error);
       }
       if (attempt <= retries) {
         const delay = baseDelay * 2 ** (attempt - 1);
@@ -68,4 +65,20 @@ export function createWebhookSender(options: WebhookSenderOptions = {}): Webhook
       context: { host },
     });
   };
+}
+
+/**
+ * Why fetch failed: undici says only "fetch failed" and keeps the reason (a
+ * refused connection, an unknown host, a bad certificate) in `cause`, for
+ * several addresses tried in an AggregateError.
+ */
+export function fetchProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (!(cause instanceof Error)) return message;
+  const inner = cause instanceof AggregateError && cause.errors[0] instanceof Error ? cause.errors[0] : cause;
+  const code = (inner as { code?: unknown }).code;
+  const detail = inner.message || (typeof code === 'string' ? code : '');
+  if (detail === '') return message;
+  return `${message}: ${typeof code === 'string' && !detail.includes(code) ? `${code} ` : ''}${detail}`;
 }

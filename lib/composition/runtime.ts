@@ -19,6 +19,7 @@ import { ConfigError, isPostroomError } from '../errors.ts';
 import { connectMailServer } from '../imap/connect.ts';
 import { watchMailbox } from '../imap/idle-watcher.ts';
 import { SessionPool } from '../imap/session-pool.ts';
+import { withTransientRetry } from '../imap/transient-retry.ts';
 import type { Logger, MailboxWatch, OpenSession, Stores, WatchHandlers } from '../ports.ts';
 
 /** What every driver gives the runtime, whichever stores it runs with. */
@@ -121,6 +122,13 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
   };
   const trace = options.trace ? { trace: (line: string) => options.trace?.say(line) } : {};
 
+  // A throttled or busy server (SERVER_BUSY) is connected to again while the session's deadline allows.
+  const connectRetrying: typeof connectMailServer = (account, connectOptions) =>
+    withTransientRetry(account, () => connectMailServer(account, connectOptions), {
+      deadline: connectOptions.deadline,
+      onRetry: ({ delayMs, reason }) => options.logger.info(`${reason}; trying again in ${delayMs} ms`),
+    });
+
   // One session per account, reused across batches, polls and warm invocations,
   // each holding a slot of its account's connection budget (session-pool.ts).
   const pool = new SessionPool({
@@ -134,7 +142,7 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
     ...(stores.kind === 'local' ? { yieldCheckMs: 500 } : {}),
     connect: (account, sessionOptions) =>
       withCredential(account, (credential) =>
-        connectMailServer(account, {
+        connectRetrying(account, {
           ...sessionOptions,
           ...credential,
           largeMessageBytes: config.ingest.largeMessageBytes,

@@ -4,7 +4,7 @@
  * e.g. `accounts[0].port: expected a number`.
  */
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
+import { parseDocument, type YAMLError } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import type { PostroomConfig } from './schema.ts';
 import { validateConfig } from './validate.ts';
@@ -18,10 +18,7 @@ const MAX_ALIAS_COUNT = 100;
 export function parseConfig(text: string, origin = 'config'): PostroomConfig {
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
-    throw new ConfigError(
-      `${origin} is not valid YAML/JSON`,
-      document.errors.map((error) => `${origin}: ${error.message.split('\n')[0]}`),
-    );
+    throw new ConfigError(`${origin} is not valid YAML/JSON`, yamlProblem(text, origin, document.errors));
   }
   let value: unknown;
   try {
@@ -51,4 +48,34 @@ export async function loadConfig(file: string): Promise<PostroomConfig> {
     throw new ConfigError(`cannot read config ${file}: ${reason}`, [`${file}: ${reason}`], { cause: error });
   }
   return parseConfig(text, file);
+}
+
+/**
+ * The first YAML error only, with its line and a code frame: one indentation
+ * mistake makes the parser report a cascade of later errors that the same fix
+ * removes, and lines ending in dangling colons help nobody. The frame shows a
+ * line either side, since the mistake (a line indented one space too far) is
+ * often the line after the one the parser names.
+ */
+function yamlProblem(text: string, origin: string, errors: readonly YAMLError[]): string[] {
+  const first = errors[0]!;
+  const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const start = first.linePos?.[0];
+  if (!start) return [`${origin}: ${message}`];
+  const lines = text.split(/\r?\n/);
+  const end = Math.min(lines.length, Math.max(start.line, first.linePos?.[1]?.line ?? start.line) + 1);
+  const from = Math.max(1, start.line - 1);
+  const width = String(end).length;
+  const frame: string[] = [];
+  for (let n = from; n <= end; n++) {
+    // Tabs become one space so the caret stays under its column; long lines are cut.
+    const source = (lines[n - 1] ?? '').replace(/\t/g, ' ').slice(0, 160);
+    frame.push(`${n === start.line ? '>' : ' '} ${String(n).padStart(width)} | ${source}`.trimEnd());
+    if (n === start.line) frame.push(`  ${' '.repeat(width)} | ${' '.repeat(Math.max(0, start.col - 1))}^`);
+  }
+  const more =
+    errors.length > 1
+      ? [`(${errors.length - 1} more YAML error(s) after this one, usually from the same mistake)`]
+      : [];
+  return [`${origin}: line ${start.line}, column ${start.col}: ${message}`, ...frame, ...more];
 }

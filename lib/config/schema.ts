@@ -83,6 +83,10 @@ export const imapLimitsSchema = z.strictObject({
   sessionSeconds: z.number().min(1).max(86_400).optional(),
 });
 
+/** The values of `accounts[].provider` (what `lib/imap/provider.ts` resolves). */
+export const PROVIDER_SETTINGS = ['auto', 'gmail', 'microsoft', 'generic'] as const;
+export type ProviderSetting = (typeof PROVIDER_SETTINGS)[number];
+
 export const accountSchema = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9-]+$/, 'expected lower-case letters, digits and dashes ([a-z0-9-]+)'),
@@ -140,6 +144,14 @@ export const accountSchema = z
       .superRefine((auth, ctx) => {
         for (const problem of oauth2Problems(auth)) ctx.addIssue({ code: 'custom', ...problem });
       }),
+    /**
+     * Server quirks: `gmail` (labels, X-GM-MSGID, `delete` to Trash), `microsoft`
+     * (throttling retried), `generic`; `auto`: Gmail if the server has X-GM-EXT-1
+     * or is imap.gmail.com, Microsoft on outlook.office365.com. @default auto
+     */
+    provider: z
+      .enum(PROVIDER_SETTINGS, { error: `expected one of ${PROVIDER_SETTINGS.join(', ')}` })
+      .optional(),
     /** @default [INBOX] */
     mailboxes: z.array(mailboxEntrySchema).min(1, 'expected at least one mailbox').default(['INBOX']),
     /** @default new */

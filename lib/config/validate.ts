@@ -9,12 +9,25 @@ import { ConfigError } from '../errors.ts';
 import { configSchema, type PostroomConfig } from './schema.ts';
 import { deepFreeze } from './validated-file.ts';
 
-/** Renders a zod issue path the way a user would write it: `accounts[0].auth.user`. */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+/**
+ * Renders a zod issue path the way a user would write it: `accounts[0].auth.user`.
+ * Given the config it was found in, a rule is also named, since rules are
+ * known by name: `rules[3] (build-failures).when.subject.regex`.
+ */
+export function formatPath(path: ReadonlyArray<PropertyKey>, input?: unknown): string {
   let out = '';
+  let node: unknown = input;
+  let parentKey: PropertyKey | undefined;
   for (const segment of path) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else out += out === '' ? String(segment) : `.${String(segment)}`;
+    node =
+      typeof node === 'object' && node !== null ? (node as Record<PropertyKey, unknown>)[segment] : undefined;
+    if (typeof segment === 'number') {
+      out += `[${segment}]`;
+      const name = (node as { name?: unknown } | undefined)?.name;
+      if (parentKey === 'rules' && out.startsWith('rules[') && typeof name === 'string' && name !== '')
+        out += ` (${name})`;
+    } else out += out === '' ? String(segment) : `.${String(segment)}`;
+    parentKey = segment;
   }
   return out === '' ? '(root)' : out;
 }
@@ -48,8 +61,10 @@ function article(type: string): string {
 }
 
 /** Turns zod issues into sorted, de-duplicated `path: message` lines. */
-export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
-  const lines = issues.flatMap(describeIssue).map(({ path, message }) => `${formatPath(path)}: ${message}`);
+export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>, input?: unknown): string[] {
+  const lines = issues
+    .flatMap(describeIssue)
+    .map(({ path, message }) => `${formatPath(path, input)}: ${message}`);
   return [...new Set(lines)];
 }
 
@@ -63,7 +78,7 @@ function validateAgainst(schema: z.ZodType<PostroomConfig>, value: unknown, orig
   // path for each object schema (`new Function`) costs more than it saves.
   const result = schema.safeParse(value ?? {}, { reportInput: true, jitless: true });
   if (!result.success) {
-    throw new ConfigError(`${origin} has problems`, formatIssues(result.error.issues));
+    throw new ConfigError(`${origin} has problems`, formatIssues(result.error.issues, value));
   }
   return deepFreeze(result.data);
 }

@@ -50,7 +50,13 @@ export async function dryRunRaw(
   }
   const facts =
     meta && 'uid' in meta
-      ? { envelope: meta.envelope, flags: meta.flags, size: meta.size, internalDate: meta.internalDate }
+      ? {
+          envelope: meta.envelope,
+          flags: meta.flags,
+          size: meta.size,
+          internalDate: meta.internalDate,
+          ...(meta.gmail ? { gmail: meta.gmail } : {}),
+        }
       : { size: meta?.size ?? (raw instanceof Readable ? parsed?.size : raw.byteLength) };
   const input: RuleInput = toRuleInput(facts, parsed);
   const evaluation = evaluate(input, rules, scope, now ? { now } : {});

@@ -7,6 +7,7 @@ import type { AccountConfig } from '../config/schema.ts';
 import { describeError, isPostroomError, PostroomError } from '../errors.ts';
 import type { FolderRef, Logger, MailboxState, MailServer, ServerPath } from '../ports.ts';
 import type { PlannedAction } from '../rules/planner.ts';
+import { runProviderAction } from './gmail-actions.ts';
 import { messageFingerprint } from './keys.ts';
 import {
   type ActionStatus,
@@ -59,8 +60,12 @@ export async function applyImapActions(
   }
 }
 
-/** The order in which server-side actions run: flags travel with a later MOVE; MOVE/delete go last. */
-const PHASES: PlannedAction['kind'][] = ['flag', 'unflag', 'copy', 'move', 'delete'];
+/**
+ * The order in which server-side actions run: flags travel with a later MOVE;
+ * MOVE/delete go last. On Gmail, taking off the label of the folder the
+ * message was polled from takes it out of that folder: `unlabel` follows the copies.
+ */
+const PHASES: PlannedAction['kind'][] = ['flag', 'unflag', 'label', 'copy', 'unlabel', 'move', 'delete'];
 
 async function applyInMailbox(
   deps: ProcessDependencies,
@@ -188,7 +193,9 @@ async function applyInMailbox(
       const uids = entries.map((e) => e.work.uid);
       let outcome: { status: ActionStatus; note?: string };
       try {
-        outcome = await runImapAction(session, action, uids, targets, copiedMoves.has(action));
+        outcome =
+          (await runProviderAction(session, action, uids, state)) ??
+          (await runImapAction(session, action, uids, targets, copiedMoves.has(action)));
       } catch (error) {
         for (const entry of entries) {
           report(entry.work, entry.action, 'failed', describeError(error).message);

@@ -1,6 +1,7 @@
 /**
  * One ingest batch: metadata fetched slice by slice and grouped by count and
- * bytes, then the batch's sources stored (bounded concurrency) and queued.
+ * bytes, then the batch's sources put (bounded concurrency), and then, while
+ * the next batch is fetched, made durable and queued.
  */
 import { pipeline, type Readable } from 'node:stream';
 import type { IngestConfig } from '../config/schema.ts';
@@ -8,6 +9,7 @@ import { isHeldBytes } from '../held-bytes.ts';
 import { HeaderCapture, type HeaderFacts, headerBlock, headerFacts } from '../mime/header-envelope.ts';
 import type { HeldBytes, MailboxState, MailServer, MessageMeta, MetaFields, QueueMessage } from '../ports.ts';
 import { WorkPool } from '../work-pool.ts';
+import { recordGmailIngested } from './gmail-dedupe.ts';
 import { messageFingerprint, rawBlobKey } from './keys.ts';
 
 import type { PollDependencies, PollOptions } from './poll.ts';
@@ -46,10 +48,11 @@ export async function* planBatches(
 }
 
 /**
- * Stores one batch: raw sources to the blob store (bounded concurrency), then
- * one queue send for the batch. Returns what was queued.
+ * The first half of storing one batch: raw sources fetched and put to the blob
+ * store (bounded concurrency), not yet made durable nor queued. Returns the
+ * queue messages to hand to {@link commitBatch}.
  */
-export async function storeBatch(
+export async function putBatch(
   deps: PollDependencies,
   options: PollOptions,
   session: MailServer,
@@ -90,19 +93,30 @@ export async function storeBatch(
     },
   );
   await pool.drain();
+  return metas.flatMap((m) => stored.get(m.uid) ?? []);
+}
+
+/**
+ * The second half: the batch's blobs made durable, then one queue send and the
+ * delivery records. Touches only the stores, not the IMAP session, so it can
+ * run while the session fetches the next batch.
+ */
+export async function commitBatch(
+  deps: Pick<PollDependencies, 'blobs' | 'queue' | 'deliveries'>,
+  account: string,
+  mailbox: string,
+  messages: QueueMessage[],
+): Promise<void> {
+  if (messages.length === 0) return;
   // The queue must never point at a blob that a crash could still take away.
   await deps.blobs.flush?.();
-
-  const messages = metas.flatMap((m) => stored.get(m.uid) ?? []);
-  if (messages.length > 0) {
-    await deps.queue.sendBatch(messages);
-    await deps.deliveries.record(
-      account,
-      mailbox,
-      messages.map((m) => messageFingerprint(m)),
-    );
-  }
-  return messages;
+  await deps.queue.sendBatch(messages);
+  await deps.deliveries.record(
+    account,
+    mailbox,
+    messages.map((m) => messageFingerprint(m)),
+  );
+  await recordGmailIngested(deps.deliveries, account, messages);
 }
 
 export function toQueueMessage(
@@ -125,5 +139,6 @@ export function toQueueMessage(
     flags: meta.flags.filter((flag) => flag !== '\\Recent'),
     envelope: meta.envelope ?? header.envelope,
     blob,
+    ...(meta.gmail ? { gmail: meta.gmail } : {}),
   };
 }

@@ -14,7 +14,8 @@ import {
   type Queue,
   silentLogger,
 } from '../ports.ts';
-import { planBatches, storeBatch } from './ingest-batch.ts';
+import { skipGmailIngested } from './gmail-dedupe.ts';
+import { commitBatch, planBatches, putBatch } from './ingest-batch.ts';
 import { messageFingerprint, pollLeaseName } from './keys.ts';
 
 export interface PollDependencies {
@@ -73,7 +74,7 @@ export interface MailboxPollResult {
   lastUid?: number;
   /** UIDNEXT − 1 − lastUid: how far this mailbox is behind, for the lag metric. */
   lag?: number;
-  /** Messages skipped because a rescan recognised them as already delivered. */
+  /** Messages skipped because a rescan recognised them as already delivered, or (Gmail) ingested through another label. */
   recognised: number;
   bytes: number;
   outcome: MailboxOutcome;
@@ -83,6 +84,11 @@ export interface MailboxPollResult {
   rescanned?: boolean;
   /** With outcome `locked`: who holds the mailbox's lease and until when (ISO 8601), when the store can tell. */
   heldBy?: { owner: string; until: string };
+  /**
+   * The mailbox's first poll with `start: new`: the checkpoint was set after
+   * `afterUid` (UIDNEXT − 1) and the `existing` messages there are not processed.
+   */
+  firstPoll?: { start: 'new'; afterUid: number; existing: number };
 }
 
 export interface PollResult {
@@ -248,6 +254,7 @@ async function ingestMailbox(
     if (mailbox.start === 'new') {
       // First poll with `start: new`: remember where the mailbox is now and deliver nothing old.
       checkpoint = await advance(deps, account, mailbox.name, state, state.uidNext - 1, undefined);
+      result.firstPoll = { start: 'new', afterUid: state.uidNext - 1, existing: state.exists };
       finish(result, checkpoint, state);
       return;
     }
@@ -262,34 +269,61 @@ async function ingestMailbox(
 
   // A rescan recognises delivered messages by Message-ID before fetching any body.
   const metaFields = rescan ? { messageId: true } : {};
-  for await (const batch of planBatches(session, uids, options.ingest, metaFields)) {
-    if (options.signal?.aborted || pastDeadline(deps, options)) {
-      completed = false;
-      break;
+  // Batch N is made durable, queued and checkpointed while batch N+1 is
+  // fetched: the disk and the network work at the same time. Commits still
+  // happen one after another, in UID order, each only after its blobs are on
+  // disk, so the checkpoint never passes a message that is not queued.
+  let committing: Promise<void> | undefined;
+  const commitAfter = (previous: Promise<void> | undefined, work: () => Promise<void>) => {
+    const next = (previous ?? Promise.resolve()).then(work);
+    next.catch(() => {}); // awaited before the next commit and at the end; not unhandled meanwhile
+    return next;
+  };
+  try {
+    for await (const batch of planBatches(session, uids, options.ingest, metaFields)) {
+      if (options.signal?.aborted || pastDeadline(deps, options)) {
+        completed = false;
+        break;
+      }
+      let metas = batch;
+      if (rescan) {
+        // What the previous batch delivered must be on record before this one is recognised.
+        await committing;
+        const fingerprints = metas.map((m) => messageFingerprint(m));
+        const known = await deps.deliveries.findDelivered(account, mailbox.name, fingerprints);
+        metas = metas.filter((_, i) => !known.has(fingerprints[i]!));
+        result.recognised += batch.length - metas.length;
+        total -= batch.length - metas.length;
+      }
+      const unseen = await skipGmailIngested(deps.deliveries, account, metas);
+      result.recognised += metas.length - unseen.length;
+      total -= metas.length - unseen.length;
+      metas = unseen;
+      const batchLastUid = batch[batch.length - 1]!.uid;
+      const queued =
+        metas.length > 0 ? await putBatch(deps, options, session, state, mailbox.name, metas) : [];
+      // A failed commit (a lost lease, a store error) ends the poll before the next one.
+      await committing;
+      committing = commitAfter(committing, async () => {
+        await commitBatch(deps, account, mailbox.name, queued);
+        result.fetched += queued.length;
+        result.bytes += queued.reduce((sum, m) => sum + m.size, 0);
+        checkpoint = await advance(deps, account, mailbox.name, state, batchLastUid, checkpoint);
+        options.onProgress?.({
+          account,
+          mailbox: mailbox.name,
+          fetched: result.fetched,
+          total,
+          bytes: result.bytes,
+        });
+        await renewLease();
+      });
     }
-    let metas = batch;
-    if (rescan) {
-      const fingerprints = metas.map((m) => messageFingerprint(m));
-      const known = await deps.deliveries.findDelivered(account, mailbox.name, fingerprints);
-      metas = metas.filter((_, i) => !known.has(fingerprints[i]!));
-      result.recognised += batch.length - metas.length;
-      total -= batch.length - metas.length;
-    }
-    const batchLastUid = batch[batch.length - 1]!.uid;
-    if (metas.length > 0) {
-      const queued = await storeBatch(deps, options, session, state, mailbox.name, metas);
-      result.fetched += queued.length;
-      result.bytes += queued.reduce((sum, m) => sum + m.size, 0);
-    }
-    checkpoint = await advance(deps, account, mailbox.name, state, batchLastUid, checkpoint);
-    options.onProgress?.({
-      account,
-      mailbox: mailbox.name,
-      fetched: result.fetched,
-      total,
-      bytes: result.bytes,
-    });
-    await renewLease();
+    await committing;
+  } finally {
+    // Whatever ended the loop, the batch being committed finishes (or fails)
+    // before the lease goes back; the loop's own error is the one reported.
+    await committing?.catch(() => {});
   }
 
   if (completed) {

@@ -26,7 +26,16 @@ export interface BatchItem {
   receiveCount: number;
 }
 
-export type ActionStatus = 'done' | 'already-done' | 'gone' | 'stale' | 'left-deleted' | 'failed' | 'skipped';
+export type ActionStatus =
+  | 'done'
+  | 'already-done'
+  | 'gone'
+  | 'stale'
+  | 'left-deleted'
+  | 'failed'
+  | 'skipped'
+  /** Planned, but its message failed before the action was reached: it is retried with the message. */
+  | 'not-done';
 
 export interface ActionReport {
   rule: string;
@@ -130,7 +139,7 @@ export interface Work {
   parsed?: ParsedMessage;
 }
 
-export const IMAP_KINDS = new Set(['flag', 'unflag', 'copy', 'move', 'delete']);
+export const IMAP_KINDS = new Set(['flag', 'unflag', 'label', 'unlabel', 'copy', 'move', 'delete']);
 
 /** The record of one completed (message, rule, action). */
 export function idempotencyKey(message: QueueMessage, action: Pick<PlannedAction, 'key' | 'kind'>): string {
@@ -173,6 +182,9 @@ export function actionDetail(action: PlannedAction): string | undefined {
     case 'flag':
     case 'unflag':
       return action.flags.join(' ');
+    case 'label':
+    case 'unlabel':
+      return action.labels.join(' ');
     case 'copy':
     case 'move':
       return 'path' in action.target ? action.target.path : action.target.specialUse;

@@ -22,6 +22,7 @@ import { evaluate, needsBody, type PlannedAction } from '../rules/planner.ts';
 import { applyImapActions } from './imap-actions.ts';
 import { emitEvents, runOutward, toEvent } from './outward-actions.ts';
 import {
+  actionDetail,
   type BatchItem,
   type Budget,
   type FailureReport,
@@ -118,6 +119,17 @@ export async function processBatch(
     for (const { work } of events) fail(work, outOfTime());
   } else if (events.length > 0) {
     await emitEvents(deps, events);
+  }
+
+  // What a failed message did not get to is reported too: a table shows it as not done.
+  for (const work of works) {
+    if (!hasFailed(work)) continue;
+    const reported = new Set(
+      work.result.actions.map((a) => `${a.rule}\u0000${a.kind}\u0000${a.detail ?? ''}`),
+    );
+    for (const action of work.pending)
+      if (!reported.has(`${action.rule}\u0000${action.kind}\u0000${actionDetail(action) ?? ''}`))
+        report(work, action, 'not-done');
   }
 
   const actions: Record<string, number> = {};

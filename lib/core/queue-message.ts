@@ -29,6 +29,21 @@ export const queueMessageSchema = z.object({
     date: z.string().optional(),
   }),
   blob: z.object({ bucket: z.string().optional(), key: z.string().min(1) }),
+  /**
+   * Gmail only (a server with X-GM-EXT-1): X-GM-MSGID and X-GM-THRID as
+   * decimal strings (64-bit, beyond a JSON number's precision) and the
+   * message's labels (X-GM-LABELS, decoded; system labels such as `\Inbox` as Gmail spells them).
+   */
+  gmail: z
+    .object({
+      msgId: z.string().regex(/^\d{1,20}$/),
+      threadId: z
+        .string()
+        .regex(/^\d{1,20}$/)
+        .optional(),
+      labels: z.array(z.string().max(1000)).max(500),
+    })
+    .optional(),
 });
 
 export type ParsedQueueMessage = { ok: true; message: QueueMessage } | { ok: false; problems: string[] };

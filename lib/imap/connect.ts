@@ -117,6 +117,7 @@ export async function connectMailServer(
       },
       trace,
       logger: options.warnings ?? options.logger,
+      provider: account.provider,
     },
     watchdog,
   );

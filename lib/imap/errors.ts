@@ -7,6 +7,7 @@
  */
 import type { ImapLimits } from '../config/schema.ts';
 import { ImapError, type ImapFailure } from '../errors.ts';
+import { isTransientAnswer, transientHint } from './provider-answers.ts';
 
 /** The fields of ImapFlow and Node errors we read (all optional: anything may be thrown). */
 interface ErrorShape {
@@ -130,14 +131,15 @@ export function isTlsFailure(error: unknown): boolean {
   return Boolean((inner as ErrorShape | undefined)?.tlsFailed) && !/STARTTLS/i.test(errorMessage(inner));
 }
 
-/** True for the RFC 5530 response codes (and providers' words) that mean "not now" rather than "no". */
+/**
+ * True for answers that mean "not now" rather than "no": the RFC 5530 codes
+ * LIMIT and UNAVAILABLE, Gmail's THROTTLED, and Microsoft 365's words for a
+ * throttled or not yet ready mailbox (`provider-answers.ts`).
+ */
 function busyServer(error: unknown): boolean {
   const code = (error as { serverResponseCode?: unknown } | undefined)?.serverResponseCode;
-  if (typeof code === 'string' && /^(LIMIT|UNAVAILABLE)$/i.test(code)) return true;
-  // Gmail says "[ALERT] Too many simultaneous connections", Dovecot "Maximum number of connections".
-  return /\[(LIMIT|UNAVAILABLE)\]|too many (simultaneous )?connections|maximum number of connections/i.test(
-    serverAnswer(error) ?? '',
-  );
+  if (typeof code === 'string' && /^(LIMIT|UNAVAILABLE|THROTTLED)$/i.test(code)) return true;
+  return isTransientAnswer(serverAnswer(error) ?? '');
 }
 
 /** ImapFlow's codes for input its parser refused by the limits it was given. */
@@ -211,7 +213,7 @@ export function connectError(
     // as an authentication failure; it is a retryable condition.
     failure = 'SERVER_BUSY';
     retryable = true;
-    line = `server ${where} refused the login for now (too many connections or unavailable): ${serverAnswer(inner) ?? oneLine(message)}`;
+    line = `server ${where} refused the login for now (${transientHint(serverAnswer(inner) ?? '')}): ${serverAnswer(inner) ?? oneLine(message)}`;
   } else if (
     (inner as ErrorShape | undefined)?.authenticationFailed ||
     inner?.constructor?.name === 'AuthenticationFailure'
@@ -242,6 +244,20 @@ export function commandError(error: unknown, account: string, what: string, pass
   if (error instanceof ImapError) return error;
   const code = errorCode(error);
   const answer = serverAnswer(error);
+  if (answer && busyServer(error)) {
+    // Throttled (Microsoft 365's "Request is throttled", "Server Unavailable"): try later, not a refusal.
+    return imapError(
+      'SERVER_BUSY',
+      account,
+      `${what} refused for now (${transientHint(answer)}): ${answer}`,
+      {
+        cause: error,
+        retryable: true,
+        password,
+        code,
+      },
+    );
+  }
   if (code && LOST_CODES.has(code)) {
     return imapError(
       'CONNECTION_LOST',

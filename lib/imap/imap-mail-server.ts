@@ -21,10 +21,12 @@ import { fetchSources } from './commands/fetch-bodies.ts';
 import { fetchMeta } from './commands/fetch-meta.ts';
 import { findByMessageId } from './commands/find-by-message-id.ts';
 import { ensureMailbox, resolveFolder } from './commands/folders.ts';
+import { storeLabels } from './commands/gmail-labels.ts';
 import { existingUids, searchNewerThan, searchSince } from './commands/search.ts';
 import { openMailbox } from './commands/select.ts';
 import { storeFlags } from './commands/store.ts';
 import type { PersonalNamespace } from './mailbox-names.ts';
+import type { Provider } from './provider.ts';
 import type { ImapSession } from './session.ts';
 
 export type { CopyResult } from './commands/copy-move.ts';
@@ -39,6 +41,11 @@ export class ImapMailServer implements MailServer {
 
   get capabilities(): ReadonlySet<string> {
     return this.session.capabilities;
+  }
+
+  /** Whose quirks this session follows (`provider.ts`). */
+  get provider(): Provider {
+    return this.session.provider;
   }
 
   /** The personal namespace (RFC 2342) that logical names are mapped into. */
@@ -110,6 +117,16 @@ export class ImapMailServer implements MailServer {
 
   removeFlags(uids: number[], flags: string[]): Promise<void> {
     return this.turn(() => storeFlags(this.session, uids, '-FLAGS.SILENT', flags));
+  }
+
+  /** Gmail: adds labels (`UID STORE +X-GM-LABELS`), one command per set. */
+  addLabels(uids: number[], labels: string[]): Promise<void> {
+    return this.turn(() => storeLabels(this.session, uids, '+X-GM-LABELS', labels));
+  }
+
+  /** Gmail: removes labels (`UID STORE -X-GM-LABELS`). */
+  removeLabels(uids: number[], labels: string[]): Promise<void> {
+    return this.turn(() => storeLabels(this.session, uids, '-X-GM-LABELS', labels));
   }
 
   async copy(uids: number[], path: ServerPath): Promise<void> {

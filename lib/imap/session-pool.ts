@@ -16,8 +16,8 @@
  *   reuse; idle for `idleMs` it is logged out: well inside the 30 minutes a
  *   server may wait before its autologout (RFC 3501 5.4).
  * - Every session holds a slot of its account's connection budget, pooled
- *   ones too; a session waits for a slot up to its deadline, and a server's
- *   "too many connections" at login is retried with backoff within it.
+ *   ones too; a session waits for a slot up to its deadline (and `connect`
+ *   retries a server's "too many connections" at login within it).
  * - Pooled sockets do not keep the process alive, and `close()` logs them out.
  */
 import { connectionBudget } from '../config/connection-budget.ts';
@@ -36,14 +36,16 @@ const CHECK_MS = 5_000;
 const LOGOUT_MS = 5_000;
 
 export interface SessionPoolOptions extends SlotSource {
-  /** Connects and logs in (credentials resolved by the caller), bounded by `options.deadline`. */
+  /**
+   * Connects and logs in (credentials resolved by the caller), bounded by
+   * `options.deadline`; a server's "not now" (SERVER_BUSY) is retried there
+   * (`transient-retry.ts`), holding the slot meanwhile.
+   */
   connect(account: AccountConfig, options: { deadline: number }): Promise<ImapMailServer>;
   /** Log out sessions idle this long; 0 pools nothing (every use logs in and out). @default 300000 (5 minutes) */
   idleMs?: number;
   /** NOOP before reusing a session idle this long. @default 3000 */
   checkAfterMs?: number;
-  /** The first wait after a login refused for now (doubling, up to 15 s). @default 1000 */
-  busyRetryMs?: number;
   /**
    * How often an idle pooled session asks the slots whether a session
    * elsewhere waits for its budget, and gives its slot up if so. Off where
@@ -107,7 +109,7 @@ export class SessionPool {
       }).finally(() => this.#waiting.set(key, (this.#waiting.get(key) ?? 1) - 1));
       if (!slot) continue;
       try {
-        const server = await this.#connect(account, deadline);
+        const server = await this.#options.connect(account, { deadline });
         const entry: Entry = {
           account: account.id,
           key: slot.budget.key,
@@ -152,29 +154,6 @@ export class SessionPool {
     const entries = [...this.#idle.values()].flat();
     this.#idle.clear();
     await Promise.all(entries.map((entry) => this.#discard(entry)));
-  }
-
-  /**
-   * Logs in; a server that refuses for now (RFC 5530 LIMIT or UNAVAILABLE: too
-   * many connections, the user's own clients among them) is asked again with
-   * backoff while the deadline allows, and its last answer is the failure.
-   */
-  async #connect(account: AccountConfig, deadline: number): Promise<ImapMailServer> {
-    let delay = this.#options.busyRetryMs ?? 1_000;
-    for (;;) {
-      try {
-        return await this.#options.connect(account, { deadline });
-      } catch (error) {
-        const busy = isPostroomError(error) && error.code === 'SERVER_BUSY';
-        const wait = delay * (0.5 + Math.random());
-        if (!busy || this.#now() + wait >= deadline) throw error;
-        this.#options.logger?.debug(`account ${account.id}: the server refused the login for now; retrying`, {
-          error: (error as Error).message,
-        });
-        await new Promise((resolve) => setTimeout(resolve, wait));
-        delay = Math.min(delay * 2, 15_000);
-      }
-    }
   }
 
   async #takeIdle(account: AccountConfig, deadline: number): Promise<Entry | undefined> {

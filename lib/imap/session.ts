@@ -6,12 +6,13 @@
  * mailbox and the command. The commands themselves live in `commands/`.
  */
 import type { ImapFlow } from 'imapflow';
-import type { ImapLimits } from '../config/schema.ts';
+import type { ImapLimits, ProviderSetting } from '../config/schema.ts';
 import type { ImapError } from '../errors.ts';
 import type { Logger, ServerPath } from '../ports.ts';
 import { commandError, imapError, limitError } from './errors.ts';
 import { execCommand, type Untagged, type UntaggedHandlers } from './flow-internals.ts';
 import { type PersonalNamespace, toLogicalName, toServerName } from './mailbox-names.ts';
+import { detectProvider, type Provider, usesGmailExtensions } from './provider.ts';
 import type { Watchdog } from './watchdog.ts';
 
 /** Knobs for the body fetch. */
@@ -38,6 +39,8 @@ export interface SessionContext {
   tuning: FetchTuning;
   trace?: ((line: string) => void) | undefined;
   logger?: Logger | undefined;
+  /** `accounts[].provider`, resolved against the capabilities in `provider.ts`. @default auto */
+  provider?: ProviderSetting | undefined;
 }
 
 /** The mailbox a session has open. */
@@ -56,6 +59,10 @@ export class ImapSession {
   readonly capabilities: ReadonlySet<string>;
   /** The personal namespace (RFC 2342) that logical names are mapped into. */
   readonly namespace: PersonalNamespace;
+  /** Whose quirks this session follows (`provider.ts`). */
+  readonly provider: Provider;
+  /** True when X-GM-LABELS, X-GM-MSGID and X-GM-THRID may be used. */
+  readonly gmail: boolean;
   selected: Selected | null = null;
   /** Learned once per session: the server leaves UIDNEXT out of SELECT/EXAMINE. */
   uidNextMissing = false;
@@ -73,6 +80,8 @@ export class ImapSession {
     this.capabilities = new Set([...client.capabilities.keys()].map((name) => name.toUpperCase()));
     const ns = client.namespace;
     this.namespace = { prefix: ns?.prefix ?? '', delimiter: ns?.delimiter ?? '/' };
+    this.provider = detectProvider(ctx.provider, ctx.host, this.capabilities);
+    this.gmail = usesGmailExtensions(this.provider, this.capabilities);
     client.on('error', (error: unknown) => {
       this.lastFlowError = error;
     });

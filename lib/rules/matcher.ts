@@ -9,6 +9,7 @@
  * object, so evaluating the same rules for many messages compiles nothing twice.
  */
 import { domainToASCII } from 'node:url';
+import { compileLabels } from './gmail-labels.ts';
 import type { AttachmentInfo, MailAddress, RuleInput } from './message.ts';
 import { asciiAddress } from './message.ts';
 import type { AddressTest, Condition, FlagsTest, SizeRange, StringTest } from './schema.ts';
@@ -262,6 +263,10 @@ function compileKey(condition: Condition, key: (typeof CONDITION_KEYS)[number]):
     case 'flags': {
       const test = compileFlags(condition.flags!);
       return (input) => (input.flags === undefined ? undefined : test(input.flags));
+    }
+    case 'labels': {
+      const test = compileLabels(condition.labels!);
+      return (input) => test(input.labels);
     }
     case 'autoReply': {
       const wanted = condition.autoReply!;

@@ -526,6 +526,8 @@ export interface EnvelopeFacts {
   size?: number;
   /** INTERNALDATE, ISO 8601. */
   internalDate?: string | Date;
+  /** Gmail's facts (X-GM-LABELS); absent elsewhere. */
+  gmail?: { labels: string[] };
 }
 
 /**
@@ -547,6 +549,8 @@ export interface RuleInput {
   internalDate?: Date;
   size?: number;
   flags?: string[];
+  /** Gmail labels; unknown on other servers. */
+  labels?: string[];
   headers?: HeaderField[];
   text?: string;
   attachments?: AttachmentInfo[];
@@ -590,6 +594,7 @@ export function toRuleInput(facts: EnvelopeFacts | undefined, parsed?: ParsedMes
   const internalDate = toDate(facts?.internalDate);
   if (internalDate) input.internalDate = internalDate;
   if (facts?.flags) input.flags = facts.flags;
+  if (facts?.gmail) input.labels = facts.gmail.labels;
   if (facts?.size !== undefined) input.size = facts.size;
 
   if (parsed?.ok) {

@@ -20,6 +20,7 @@
  *   first (flags set before a MOVE travel with the message).
  */
 
+import { plannedLabels } from './gmail-labels.ts';
 import { compileCondition, conditionNeedsBody, type Truth } from './matcher.ts';
 import type { RuleInput } from './message.ts';
 import type { FolderTargetConfig, Rule, RuleSecretRef, SpecialUse } from './schema.ts';
@@ -36,6 +37,7 @@ export type PlannedAction = {
   key: string;
 } & (
   | { kind: 'flag' | 'unflag'; flags: string[] }
+  | { kind: 'label' | 'unlabel'; labels: string[] }
   | { kind: 'copy' | 'move'; target: FolderTarget }
   | { kind: 'delete' }
   | { kind: 'emit'; detailType: string }
@@ -187,6 +189,9 @@ export function evaluate(
         steps.push({ ...base, kind: 'webhook', url, secret, timeoutMs, retries });
       } else if (action.saveAttachments !== undefined) {
         steps.push({ ...base, kind: 'saveAttachments', prefix: action.saveAttachments.prefix });
+      } else if (action.label !== undefined || action.unlabel !== undefined) {
+        const kind = action.label !== undefined ? 'label' : 'unlabel';
+        steps.push({ ...base, kind, labels: plannedLabels((action.label ?? action.unlabel)!) });
       } else if (action.stop !== undefined) {
         stop = true;
       }

@@ -18,7 +18,7 @@
  * Every object is strict (an unknown key is an error, it is usually a typo),
  * and regular expressions are compiled at config time with RE2 semantics
  * (re2js), so a bad pattern is reported as
- * `rules[0].when.subject.regex: invalid regular expression: ...` before any mail
+ * `rules[0] (name).when.subject.regex: invalid regular expression: ...` before any mail
  * is read. The schema holds plain data only (no transforms), so the parsed rules
  * stay JSON and the JSON Schema export describes exactly what users write.
  *
@@ -39,6 +39,8 @@
  *   means midnight UTC. `age` and `date` use the server's internal date (the
  *   arrival time, which the sender cannot forge), or the Date header when there is none.
  * - `flags: { has?, lacks? }`: IMAP flags, compared case-insensitively.
+ * - `labels: { has?, lacks? }`: Gmail labels (X-GM-LABELS), compared
+ *   case-insensitively; unknown on servers without Gmail's extensions.
  * - `autoReply`, `bulk`, `list`: `true`/`false` predicates on Auto-Submitted /
  *   X-Autoreply, Precedence, List-Id.
  * - `all: [...]`, `any: [...]`, `not: {...}`. Several keys in one condition object must all hold.
@@ -49,12 +51,14 @@
  * (any may match). All are case-insensitive unless `caseSensitive: true`.
  *
  * Actions: `flag`, `unflag`, `copy`, `move`, `delete: true`, `emit`, `webhook`,
- * `saveAttachments`, `stop: true`. See `planner.ts` for how the actions of
+ * `saveAttachments`, `stop: true`, and on Gmail `label` / `unlabel`. See `planner.ts` for how the actions of
  * several matching rules combine.
  */
 import { RE2JS } from 're2js';
 import * as z from 'zod';
 import { secretRefSchema } from '../config/secret-ref.ts';
+import { type LabelsTest, labelListSchema, labelsTestSchema } from './gmail-schema.ts';
+import { explainRegexError } from './string-match.ts';
 import { CONDITION_KEYS, DURATION_PATTERN, SIZE_PATTERN, STRING_TEST_KEYS } from './vocabulary.ts';
 
 export { CONDITION_KEYS, DURATION_PATTERN, SIZE_PATTERN, STRING_TEST_KEYS } from './vocabulary.ts';
@@ -74,7 +78,7 @@ function regexProblem(pattern: string): string | undefined {
     return undefined;
   } catch (error) {
     // re2js messages look like "error parsing regexp: missing closing ): `a(b`".
-    return (error as Error).message.replace(/^error parsing regexp: /, '');
+    return explainRegexError(pattern, (error as Error).message.replace(/^error parsing regexp: /, ''));
   }
 }
 
@@ -338,6 +342,8 @@ export interface Condition {
   age?: AgeRange;
   date?: DateRange;
   flags?: FlagsTest;
+  /** Gmail labels (X-GM-LABELS). */
+  labels?: LabelsTest;
   /** Auto-Submitted other than `no`, X-Autoreply, X-Autorespond, or Precedence: auto_reply. */
   autoReply?: boolean;
   /** Precedence: bulk, junk or list. */
@@ -387,6 +393,7 @@ export const conditionSchema: z.ZodType<Condition> = z
     age: ageRangeSchema.optional(),
     date: dateRangeSchema.optional(),
     flags: flagsTestSchema.optional(),
+    labels: labelsTestSchema.optional(),
     autoReply: z.boolean().optional(),
     bulk: z.boolean().optional(),
     list: z.boolean().optional(),
@@ -478,6 +485,8 @@ export const ACTION_KEYS = [
   'webhook',
   'saveAttachments',
   'stop',
+  'label',
+  'unlabel',
 ] as const;
 
 export const actionSchema = z
@@ -505,6 +514,10 @@ export const actionSchema = z
     saveAttachments: z.strictObject({ prefix: blobPrefixSchema }).optional(),
     /** Later rules don't see the message (same as the rule's `stop: true`). */
     stop: z.literal(true, { error: 'expected true' }).optional(),
+    /** Gmail: add labels (`UID STORE +X-GM-LABELS`). */
+    label: labelListSchema.optional(),
+    /** Gmail: remove labels (`UID STORE -X-GM-LABELS`); removing `\Inbox` archives. */
+    unlabel: labelListSchema.optional(),
   })
   .superRefine((value, ctx) => {
     const given = ACTION_KEYS.filter((key) => value[key] !== undefined);

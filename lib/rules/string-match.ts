@@ -133,3 +133,20 @@ export function compileStringTest(test: StringTest): TextPredicate {
   // The schema refuses a test without a key; an empty one would otherwise match nothing silently.
   throw new TypeError('string test without is, contains, matches, regex or exists');
 }
+
+/**
+ * Why RE2 refused a pattern, in the user's terms. RE2 (linear-time matching,
+ * whatever the mail) has no lookaround and no backreferences; re2js reports a
+ * lookbehind as an "invalid named capture" and a lookahead as a "missing
+ * argument to repetition operator", which says nothing to a user who wrote one.
+ */
+export function explainRegexError(pattern: string, reason: string): string {
+  const quoted = `\`${pattern}\``;
+  if (/\(\?<[=!]/.test(pattern))
+    return `RE2 has no lookbehind ((?<=…), (?<!…)): match the text around it instead (in ${quoted})`;
+  if (/\(\?[=!]/.test(pattern))
+    return `RE2 has no lookahead ((?=…), (?!…)): match the text around it instead (in ${quoted})`;
+  if (/\\[1-9]|\\k</.test(pattern))
+    return `RE2 has no backreferences (\\1, \\k<name>): repeat the text instead (in ${quoted})`;
+  return reason;
+}

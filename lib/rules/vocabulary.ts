@@ -28,6 +28,7 @@ export const CONDITION_KEYS = [
   'age',
   'date',
   'flags',
+  'labels',
   'autoReply',
   'bulk',
   'list',

@@ -20,6 +20,7 @@ import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImapLimits } from '#lib/config/schema.ts';
+import { splitCommand } from './imap-args.ts';
 
 /** One message the server holds. */
 export interface HostileMessage {
@@ -351,11 +352,9 @@ export async function startHostileServer(options: HostileServerOptions = {}): Pr
 
     const dispatch = async (line: string): Promise<void> => {
       if (socket.destroyed) return;
-      const match = /^(\S+) (UID )?(\S+) ?(.*)$/i.exec(line);
-      if (!match) return;
-      const tag = match[1]!;
-      const name = `${match[2]?.toUpperCase() ?? ''}${match[3]!.toUpperCase()}`;
-      const args = match[4] ?? '';
+      const parsed = splitCommand(line);
+      if (!parsed) return;
+      const { tag, name, args } = parsed;
       commands.push(`${name} ${args}`.trim());
       const set = name === 'UID FETCH' ? args.split(' ')[0]! : /\bUID (\S+)/i.exec(args)?.[1];
       const wantsBody = name === 'UID FETCH' && /BODY(\.PEEK)?\[\]/i.test(args);

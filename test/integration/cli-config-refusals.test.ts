@@ -66,7 +66,7 @@ describe('postroom validate refuses', () => {
       ),
       'accounts[0].schedule: invalid cron fields in cron(99 * * * ? *): Constraint error, got value 99 expected range 0-59',
       'accounts[1].schedule: rate(0 minutes) would run without pause: a schedule runs at most once a second (rate(1 second) or more)',
-      'rules[0].then[0].move: a folder name may not have a "." or ".." level (in "../Other")',
+      'rules[0] (r).then[0].move: a folder name may not have a "." or ".." level (in "../Other")',
     ]);
   });
 });

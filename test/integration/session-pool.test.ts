@@ -194,44 +194,4 @@ describe('connection budget', () => {
       `account test: no IMAP connection free for ${user.user}@${dovecot.host} before the session's deadline: 1 of maxConnections 1 are in use`,
     );
   });
-
-  it('retries a login the server refuses for now (LIMIT) with backoff, within the deadline', async () => {
-    // Prepare
-    const { account } = await setup();
-    let refusals = 0;
-    const pool = new SessionPool({
-      slots: new MemoryConnectionSlots(),
-      holder: 'test',
-      busyRetryMs: 20,
-      connect: async (acc, opts) => {
-        if (refusals < 2) {
-          refusals++;
-          throw new ImapError('SERVER_BUSY', 'account test: server refused the login for now: [LIMIT]', {
-            retryable: true,
-          });
-        }
-        return connectMailServer(acc, { ...opts, password: user.password });
-      },
-    });
-    cleanups.push(() => pool.close());
-    // Act
-    const session = await pool.open(account);
-    const state = await session.examine('INBOX');
-    await session.logout();
-    const busy = new SessionPool({
-      slots: new MemoryConnectionSlots(),
-      holder: 'test',
-      busyRetryMs: 20,
-      connect: async () => {
-        throw new ImapError('SERVER_BUSY', 'account test: server refused the login for now: [LIMIT]', {
-          retryable: true,
-        });
-      },
-    });
-    const error = await busy.open(account, { deadline: Date.now() + 300 }).catch((e: unknown) => e);
-    // Assess
-    expect(refusals).toBe(2);
-    expect(state.uidValidity).toBeGreaterThan(0);
-    expect((error as ImapError).code).toBe('SERVER_BUSY');
-  });
 });

@@ -155,9 +155,9 @@ describe('config', () => {
       ),
     );
     expect(problems).toEqual([
-      expect.stringContaining('rules[0].mailboxes[0]: a folder name may not contain the LIST wildcards'),
-      expect.stringContaining('rules[0].then[0].copy: a folder name may not contain control characters'),
-      expect.stringContaining('rules[0].then[1].move: a folder name may not have a "." or ".." level'),
+      expect.stringContaining('rules[0] (r).mailboxes[0]: a folder name may not contain the LIST wildcards'),
+      expect.stringContaining('rules[0] (r).then[0].copy: a folder name may not contain control characters'),
+      expect.stringContaining('rules[0] (r).then[1].move: a folder name may not have a "." or ".." level'),
     ]);
   });
 

@@ -110,7 +110,7 @@ interface Invocation {
 function invocations(lines: string[]): Invocation[] {
   const found: Invocation[] = [];
   for (const line of lines) {
-    for (const match of line.matchAll(/(?<![\w./@-])postroom +([a-z][\w-]*)([^|;#&]*)/g)) {
+    for (const match of line.matchAll(/(?<![\w./@-])postroom +(?:-- +)?([a-z][\w-]*)([^|;#&]*)/g)) {
       const rest = match[2] ?? '';
       const options = rest
         .split(/\s+/)
@@ -260,9 +260,19 @@ describe('README.md commands', () => {
     expect(optionNames(commands.get('poll')!).has('--nope')).toBe(false);
   });
 
+  it('never runs postroom through npx, and says how to run it instead', () => {
+    // `npx postroom` outside the checkout resolves to an unrelated npm package of that name.
+    expect(README).not.toMatch(/\bnpx +(-\S+ +)*postroom\b/);
+    expect(code.filter((line) => /\bnpm run (-s )?postroom -- [a-z]/.test(line)).length).toBeGreaterThan(10);
+    expect(README).toMatch(/npm link/);
+    expect(README).toMatch(/unrelated package called `postroom`/);
+  });
+
   it('runs only npm scripts that package.json has, and gives the two quick-start commands', () => {
     // Prepare
-    const scripts = code.flatMap((line) => [...line.matchAll(/\bnpm run ([\w:-]+)/g)].map((m) => m[1]!));
+    const scripts = code.flatMap((line) =>
+      [...line.matchAll(/\bnpm run (?:-s )?([\w:-]+)/g)].map((m) => m[1]!),
+    );
 
     // Act
     const missing = [...new Set(scripts)].filter((name) => !(name in PACKAGE.scripts));

@@ -87,7 +87,7 @@ then: [{ emit: x }]`),
     // Assess
     expect(lines).toEqual([
       expect.stringMatching(
-        /^rules\[0\]\.when\.subject\.regex: invalid regular expression: missing closing \)/,
+        /^rules\[0\] \(r\)\.when\.subject\.regex: invalid regular expression: missing closing \)/,
       ),
     ]);
   });
@@ -102,7 +102,7 @@ then: [{ emit: x }]`),
 
     // Assess
     expect(lines).toEqual([
-      expect.stringMatching(/^rules\[0\]\.when\.body\.regex\[1\]: invalid regular expression: /),
+      expect.stringMatching(/^rules\[0\] \(r\)\.when\.body\.regex\[1\]: invalid regular expression: /),
     ]);
   });
 
@@ -118,10 +118,10 @@ stopp: true`),
     // Assess
     expect(lines).toEqual(
       expect.arrayContaining([
-        'rules[0].stopp: unknown key',
-        'rules[0].when.subjet: unknown key',
-        'rules[0].when.all[0].from.domian: unknown key',
-        'rules[0].then[0].mvoe: unknown key',
+        'rules[0] (r).stopp: unknown key',
+        'rules[0] (r).when.subjet: unknown key',
+        'rules[0] (r).when.all[0].from.domian: unknown key',
+        'rules[0] (r).then[0].mvoe: unknown key',
       ]),
     );
   });
@@ -135,9 +135,9 @@ then: [{ move: "  " }, { copy: "Finance//Invoices" }, { copy: "/Top" }]`),
 
     // Assess
     expect(lines).toEqual([
-      'rules[0].then[0].move: expected a folder name, not an empty one',
-      'rules[0].then[1].copy: expected a folder name such as Finance/Invoices (no empty level in "Finance//Invoices")',
-      'rules[0].then[2].copy: expected a folder name such as Finance/Invoices (no empty level in "/Top")',
+      'rules[0] (r).then[0].move: expected a folder name, not an empty one',
+      'rules[0] (r).then[1].copy: expected a folder name such as Finance/Invoices (no empty level in "Finance//Invoices")',
+      'rules[0] (r).then[2].copy: expected a folder name such as Finance/Invoices (no empty level in "/Top")',
     ]);
   });
 
@@ -160,7 +160,7 @@ then: [{ webhook: { url: "http://hooks.example.com/x", secret: { env: HOOK } } }
 
     // Assess
     expect(remote).toEqual([
-      'rules[0].then[0].webhook.url: expected an https:// URL (http:// only for loopback hosts: 127.0.0.0/8, ::1, localhost)',
+      'rules[0] (r).then[0].webhook.url: expected an https:// URL (http:// only for loopback hosts: 127.0.0.0/8, ::1, localhost)',
     ]);
     expect(loopback.map((w) => [w!.timeoutMs, w!.retries])).toEqual([
       [10_000, 3],
@@ -176,7 +176,7 @@ then: [{ webhook: { url: "http://hooks.example.com/x", secret: { env: HOOK } } }
 
     // Assess
     expect(lines).toEqual([
-      'rules[0].then[0].webhook.secret: expected { env: VARIABLE } or { secret: NAME-OR-ARN } (secrets are never written in config)',
+      'rules[0] (r).then[0].webhook.secret: expected { env: VARIABLE } or { secret: NAME-OR-ARN } (secrets are never written in config)',
     ]);
     expect(lines.join('\n')).not.toContain('hunter2');
   });
@@ -193,9 +193,9 @@ then: [{ webhook: { url: "http://hooks.example.com/x", secret: { env: HOOK } } }
 
     // Assess
     expect(lines).toEqual([
-      expect.stringMatching(/^rules\[0\]\.when: expected a condition \(one of from, to, /),
-      'rules[0].then[0]: expected one action per list item, found copy and move',
-      'rules[1].then: expected at least one action',
+      expect.stringMatching(/^rules\[0\] \(a\)\.when: expected a condition \(one of from, to, /),
+      'rules[0] (a).then[0]: expected one action per list item, found copy and move',
+      'rules[1] (b).then: expected at least one action',
     ]);
   });
 
@@ -215,13 +215,13 @@ then: [{ flag: "(x)" }]`),
     // Assess
     expect(lines).toEqual(
       expect.arrayContaining([
-        'rules[0].when.subject: expected exactly one of is, contains, matches, regex, exists',
-        'rules[0].when.size.over: expected a size such as 10MB or "500 KB"',
-        'rules[0].when.age.over: expected a duration such as 30d, 12h or 2w',
-        'rules[0].when.date.before: expected an ISO date such as 2026-01-31 or a date-time with offset',
-        expect.stringMatching(/^rules\[0\]\.when\.flags\.has\[0\]: unknown system flag \\Recent/),
-        expect.stringMatching(/^rules\[0\]\.when\.flags\.has\[1\]: expected a keyword/),
-        expect.stringMatching(/^rules\[0\]\.then\[0\]\.flag: expected a keyword/),
+        'rules[0] (r).when.subject: expected exactly one of is, contains, matches, regex, exists',
+        'rules[0] (r).when.size.over: expected a size such as 10MB or "500 KB"',
+        'rules[0] (r).when.age.over: expected a duration such as 30d, 12h or 2w',
+        'rules[0] (r).when.date.before: expected an ISO date such as 2026-01-31 or a date-time with offset',
+        expect.stringMatching(/^rules\[0\] \(r\)\.when\.flags\.has\[0\]: unknown system flag \\Recent/),
+        expect.stringMatching(/^rules\[0\] \(r\)\.when\.flags\.has\[1\]: expected a keyword/),
+        expect.stringMatching(/^rules\[0\] \(r\)\.then\[0\]\.flag: expected a keyword/),
       ]),
     );
   });
@@ -235,8 +235,8 @@ then: [{ flag: "(x)" }]`),
 
     // Assess
     expect(lines).toEqual([
-      'rules[0].then[0].saveAttachments.prefix: expected a relative prefix without empty, "." or ".." levels',
-      'rules[1].name: duplicate rule name "a" (also rules[0])',
+      'rules[0] (a).then[0].saveAttachments.prefix: expected a relative prefix without empty, "." or ".." levels',
+      'rules[1] (a).name: duplicate rule name "a" (also rules[0])',
     ]);
   });
 

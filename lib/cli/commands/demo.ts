@@ -13,6 +13,7 @@ import {
 import { ensureDovecotInstalled } from '../../sandbox/demo/install-dovecot.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { sharedRedactor, type Terminal, table } from '../output.ts';
+import { onStopSignals } from '../stop-signals.ts';
 
 interface DemoCommandOptions extends GlobalOptions {
   once?: boolean;
@@ -110,8 +111,7 @@ Examples:
         clearTimeout(timer);
       })();
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    onStopSignals(stop);
 
     try {
       const report = await runDemoPass(demo);

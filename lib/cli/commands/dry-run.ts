@@ -6,13 +6,20 @@ import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { type DryRunEntry, dryRunMailbox, dryRunRaw } from '../../core/dry-run.ts';
 import { ConfigError } from '../../errors.ts';
-import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
+import { inConfigOrder } from '../message-report.ts';
+import {
+  addCommonOptions,
+  type GlobalOptions,
+  positiveInteger,
+  terminalFor,
+  unknownAccount,
+} from '../options.ts';
 import { sharedRedactor, table } from '../output.ts';
 
 interface DryRunOptions extends GlobalOptions {
   account?: string;
   mailbox?: string;
-  limit: string;
+  limit: number;
 }
 
 export function registerDryRun(program: Command): void {
@@ -28,7 +35,7 @@ export function registerDryRun(program: Command): void {
       .argument('[files...]', '.eml files to evaluate instead of a mailbox')
       .option('-a, --account <id>', 'account to read from (default: the first)')
       .option('-m, --mailbox <name>', 'mailbox to read from', 'INBOX')
-      .option('-n, --limit <n>', 'how many of the newest messages', '20')
+      .option('-n, --limit <n>', 'how many of the newest messages', positiveInteger, 20)
       .addHelpText(
         'after',
         `
@@ -63,11 +70,10 @@ Examples:
       const account = options.account
         ? config.accounts.find((a) => a.id === options.account)
         : config.accounts[0];
+      if (!account && options.account) throw unknownAccount(options.account, options.config, config.accounts);
       if (!account) {
         throw new ConfigError('no account to read from', [
-          options.account
-            ? `--account: no account "${options.account}"`
-            : 'accounts: no account configured (or give .eml files)',
+          'accounts: no account configured (or give .eml files)',
         ]);
       }
       const runtime = await openRuntime(config, { logger: terminal, onSecret: (v) => sharedRedactor.add(v) });
@@ -77,7 +83,7 @@ Examples:
           session,
           config.rules,
           { account: account.id, mailbox: options.mailbox ?? 'INBOX' },
-          Number(options.limit) || 20,
+          options.limit,
         );
       } finally {
         await session.logout().catch(() => {});
@@ -88,6 +94,7 @@ Examples:
       terminal.json(entries);
       return;
     }
+    if (options.quiet) return;
     terminal.print(
       table(
         ['message', 'subject', 'rules', 'actions'],
@@ -95,7 +102,9 @@ Examples:
           e.file ? basename(e.file) : `uid ${e.uid}`,
           (e.subject ?? '').slice(0, 50),
           e.rules.join(', ') || '-',
-          e.actions.map((a) => `${a.kind}${a.detail ? ` ${a.detail}` : ''}`).join('; ') || '-',
+          inConfigOrder(e.actions, config.rules)
+            .map((a) => `${a.kind}${a.detail ? ` ${a.detail}` : ''}`)
+            .join('; ') || '-',
         ]),
       ),
     );

@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { type PollResult, pollAccount } from '../../core/poll.ts';
-import { ConfigError, describeError } from '../../errors.ts';
-import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
+import { describeError } from '../../errors.ts';
+import { addCommonOptions, type GlobalOptions, terminalFor, unknownAccount } from '../options.ts';
 import { sharedRedactor, table } from '../output.ts';
+import { firstPollNote } from '../poll-notes.ts';
 import { ProgressLine } from '../progress.ts';
 
 interface PollCommandOptions extends GlobalOptions {
@@ -33,6 +34,8 @@ Output with --json:
   { "fetched": N, "mailboxes": [ { "account", "mailbox", "uidValidity", "fetched", "lastUid", ... } ] }
   A mailbox skipped because another poller holds it has "outcome": "locked" and
   "heldBy": { "owner", "until" } (the lease's holder and its expiry, ISO 8601).
+  A mailbox's first poll with start: new has "firstPoll": { "start": "new",
+  "afterUid", "existing" }: it starts after that UID; the existing mail is not processed.
 
 Examples:
   $ SUPPORT_IMAP_PASSWORD=... postroom poll --config postroom.yaml
@@ -44,11 +47,8 @@ Examples:
     const accounts = options.account
       ? config.accounts.filter((a) => a.id === options.account)
       : config.accounts;
-    if (options.account && accounts.length === 0) {
-      throw new ConfigError(`no account "${options.account}" in ${options.config}`, [
-        `--account: expected one of ${config.accounts.map((a) => a.id).join(', ') || '(no accounts configured)'}`,
-      ]);
-    }
+    if (options.account && accounts.length === 0)
+      throw unknownAccount(options.account, options.config, config.accounts);
     const runtime = await openRuntime(config, {
       logger: terminal,
       onSecret: (value) => sharedRedactor.add(value),
@@ -87,7 +87,7 @@ Examples:
         mailboxes: total.mailboxes,
         ...(failures.length > 0 ? { errors: failures } : {}),
       });
-    } else if (total.mailboxes.length > 0) {
+    } else if (total.mailboxes.length > 0 && !options.quiet) {
       terminal.print(
         table(
           ['account', 'mailbox', 'uidValidity', 'fetched', 'lastUid', 'outcome'],
@@ -102,6 +102,10 @@ Examples:
         ),
       );
       terminal.print(`fetched ${total.fetched} message${total.fetched === 1 ? '' : 's'}`);
+      for (const m of total.mailboxes) {
+        const note = firstPollNote(m);
+        if (note) terminal.say(note);
+      }
     }
     for (const failure of failures) terminal.say(`${terminal.paint('red', 'error')}: ${failure}`);
     if (failures.length > 0) process.exitCode = 1;

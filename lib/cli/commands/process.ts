@@ -2,13 +2,14 @@ import type { Command } from 'commander';
 import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
 import { drainQueue } from '../../core/drain.ts';
-import { type FailureReport, failureReports, isGone, type ProcessResult } from '../../core/process.ts';
+import { type FailureReport, failureReports } from '../../core/process.ts';
 import { ConfigError } from '../../errors.ts';
-import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
+import { MESSAGE_TABLE_HEADERS, messageRows } from '../message-report.ts';
+import { addCommonOptions, type GlobalOptions, positiveInteger, terminalFor } from '../options.ts';
 import { sharedRedactor, table } from '../output.ts';
 
 interface ProcessCommandOptions extends GlobalOptions {
-  batchSize: string;
+  batchSize: number;
 }
 
 export function registerProcess(program: Command): void {
@@ -22,7 +23,12 @@ export function registerProcess(program: Command): void {
           'events to <store dir>/events.jsonl, webhooks, attachment exports. A message whose ' +
           'processing fails stays queued and is retried; after too many tries it is dead-lettered.',
       )
-      .option('--batch-size <n>', 'messages per batch (one IMAP session per account per batch)', '50')
+      .option(
+        '--batch-size <n>',
+        'messages per batch (one IMAP session per account per batch)',
+        positiveInteger,
+        50,
+      )
       .option('--trace', 'print the IMAP dialog as C:/S: lines on stderr (credentials redacted)')
       .addHelpText(
         'after',
@@ -55,10 +61,10 @@ Examples:
     const rows: string[][] = [];
     const failures: FailureReport[] = [];
     const summary = await drainQueue(runtime.drainDependencies(), {
-      batchSize: Number(options.batchSize) || 50,
+      batchSize: options.batchSize,
       onBatch: (result) => {
         failures.push(...failureReports(result.items));
-        if (!options.json) rows.push(...resultRows(result));
+        if (!options.json) rows.push(...messageRows(result.items, config.rules));
       },
     }).finally(() => runtime.close());
     if (summary.failed > 0) process.exitCode = 1;
@@ -72,7 +78,16 @@ Examples:
       });
       return;
     }
-    if (rows.length > 0) terminal.print(table(['uid', 'subject', 'rules', 'actions', 'reason'], rows));
+    if (options.quiet) {
+      // "Only errors": the failures are the errors.
+      for (const f of failures)
+        terminal.say(
+          `${terminal.paint('red', 'error')}: ${f.account}/${f.mailbox} uid ${f.uid}` +
+            `${f.rule ? ` rule ${f.rule}` : ''}${f.action ? ` ${f.action}` : ''}: ${f.reason}`,
+        );
+      return;
+    }
+    if (rows.length > 0) terminal.print(table(MESSAGE_TABLE_HEADERS, rows));
     const counts = Object.entries(summary.actions)
       .map(([kind, n]) => `${kind} ${n}`)
       .join(', ');
@@ -81,26 +96,4 @@ Examples:
         `${summary.gone > 0 ? `, gone ${summary.gone}` : ''}${counts ? ` (${counts})` : ''}`,
     );
   });
-}
-
-/** One table row per message: UID, subject, the rules that matched, what was done, why it failed. */
-function resultRows(result: ProcessResult): string[][] {
-  return result.items.map((item) => [
-    item.currentUid !== undefined ? `${item.uid} (now ${item.currentUid})` : String(item.uid),
-    (item.subject ?? '').slice(0, 50),
-    item.matched.join(', ') || '-',
-    item.actions
-      .map((a) => `${a.kind}${a.detail ? ` ${a.detail}` : ''}${a.status === 'done' ? '' : ` (${a.status})`}`)
-      .join('; ') || '-',
-    rowReason(item),
-  ]);
-}
-
-function rowReason(item: ProcessResult['items'][number]): string {
-  if (item.status === 'failed')
-    return failureReports([item])
-      .map((f) => f.reason)
-      .join('; ');
-  if (isGone(item)) return 'gone from the server: not acted on';
-  return '';
 }

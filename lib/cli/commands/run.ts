@@ -10,6 +10,8 @@ import { ConfigError } from '../../errors.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { sharedRedactor } from '../output.ts';
 import { ProgressLine } from '../progress.ts';
+import { RunReport } from '../run-report.ts';
+import { onStopSignals } from '../stop-signals.ts';
 
 /** SIGTERM must end the process within 10 s (service managers kill it after that); leave a margin for LOGOUT. */
 const STOP_DEADLINE_MS = 9_000;
@@ -32,8 +34,16 @@ export function registerRun(program: Command): void {
       .addHelpText(
         'after',
         `
+Output: a table of the messages of each processed batch (uid, subject, rules,
+actions, reason), as mail arrives. With --json: one JSON object per line and
+per processed message:
+  { "account", "mailbox", "uid", "subject", "status": "done|failed|gone",
+    "rules": [names], "actions": [ { "rule", "kind", "detail", "status", "note" } ],
+    "reason"? }
+
 Examples:
   $ SUPPORT_IMAP_PASSWORD=... postroom run --config postroom.yaml
+  $ postroom run --config postroom.yaml --json | jq -c 'select(.status == "failed")'
   $ postroom run --config postroom.yaml --verbose     # log every poll and batch`,
       ),
   ).action(async (options: GlobalOptions) => {
@@ -53,6 +63,10 @@ Examples:
       ...(options.trace ? { trace: terminal } : {}),
     });
     const quiet = options.json || options.quiet;
+    const report = new RunReport(terminal, config.rules, {
+      json: options.json === true,
+      quiet: quiet === true,
+    });
     const runner = new Runner(
       {
         accounts: config.accounts,
@@ -60,24 +74,25 @@ Examples:
         poll: async (account, mailboxes, signal) => {
           const progress = new ProgressLine({ stream: process.stderr, enabled: !quiet });
           try {
-            return await pollAccount(runtime.pollDependencies(), {
+            const result = await pollAccount(runtime.pollDependencies(), {
               account,
               ingest: config.ingest,
               signal,
               ...(mailboxes ? { mailboxes } : {}),
               onProgress: (p) => progress.update(`${p.account}/${p.mailbox}`, p.fetched, p.total),
             });
+            progress.done();
+            report.polled(account.id, result);
+            return result;
           } finally {
             progress.done();
           }
         },
-        processQueue: (signal) => drainQueue(runtime.drainDependencies(), { signal }),
-        watch: (account, mailbox, handlers) => runtime.watchMailbox(account, mailbox, handlers),
+        processQueue: (signal) =>
+          drainQueue(runtime.drainDependencies(), { signal, onBatch: (result) => report.processed(result) }),
+        watch: (account, mailbox, handlers) => report.watch(account, mailbox, handlers, runtime.watchMailbox),
         onJobDone: (job, outcome) => {
-          if (quiet || !outcome.ok) return;
-          if (job.kind === 'poll' && outcome.fetched)
-            terminal.say(`${job.account}: fetched ${outcome.fetched}`);
-          if (job.kind === 'process' && outcome.processed) terminal.say(`processed ${outcome.processed}`);
+          if (job.kind === 'poll') report.pollOutcome(job.account, outcome);
         },
       },
       msUntilNext,
@@ -97,8 +112,7 @@ Examples:
       timer.unref();
       stopping = runner.stop().then(() => clearTimeout(timer));
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    onStopSignals(stop);
 
     await runner.start();
     // A signal during start (the IDLE watches log in first) has already stopped the runner.

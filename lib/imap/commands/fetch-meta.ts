@@ -13,6 +13,7 @@ import { sessionIdle } from '../flow-internals.ts';
 import type { ImapSession } from '../session.ts';
 import { isNzNumber, uidSets } from '../uid-sets.ts';
 import { fetchRaw } from './fetch-bodies.ts';
+import { gmailFacts } from './gmail-labels.ts';
 import { existingUids } from './search.ts';
 
 const METADATA_ITEMS = 'UID RFC822.SIZE INTERNALDATE FLAGS';
@@ -30,7 +31,8 @@ export async function fetchMeta(
     // The first answer for a UID counts; a UID not asked for is not ours to report.
     if (!found.has(meta.uid) && asked.has(meta.uid)) found.set(meta.uid, meta);
   };
-  const plain = !fields.envelope && !fields.messageId;
+  // Gmail's ids and labels (X-GM-MSGID, X-GM-THRID, X-GM-LABELS) go through ImapFlow's parser.
+  const plain = !fields.envelope && !fields.messageId && !session.gmail;
   // Never FETCH an empty set: the server answers BAD (DESIGN.md).
   for (const set of uidSets(wanted)) {
     if (plain && session.ctx.tuning.fetchEngine === 'auto' && sessionIdle(session.client)) {
@@ -83,6 +85,7 @@ async function fetchWithImapFlow(
     flags: true,
     ...(fields.envelope ? { envelope: true } : {}),
     ...(fields.messageId && !fields.envelope ? { headers: ['message-id'] } : {}),
+    ...(session.gmail ? { threadId: true, labels: true } : {}),
   };
   await session.run(`UID FETCH ${set} (${METADATA_ITEMS})`, async () => {
     for await (const message of session.client.fetch(set, query, { uid: true })) {
@@ -95,6 +98,8 @@ async function fetchWithImapFlow(
         internalDate: internal,
         flags: [...(message.flags ?? [])],
       };
+      const gmail = session.gmail ? gmailFacts(message) : undefined;
+      if (gmail) meta.gmail = gmail;
       if (message.envelope) {
         const envelope = message.envelope;
         const date =
