@@ -2,7 +2,8 @@
  * Poll Lambda: invoked on each account's schedule with `{ account, mailbox? }`.
  * Wiring only: config and adapters are built once per container; the work is
  * `pollAccount` in lib/core. It stops starting batches well before the
- * Lambda's timeout, so the checkpoint is saved and the next run resumes.
+ * Lambda's timeout, so the checkpoint is saved and the next run resumes. A warm
+ * container reuses the account's IMAP session (the runtime's session pool).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';

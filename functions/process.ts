@@ -9,7 +9,9 @@
  * replaying the rest. Effects are recorded per (message, rule, action) in
  * DynamoDB, which is what makes redelivery harmless. Like the poll function,
  * it stops starting work well before the Lambda's timeout: what it did not
- * reach is reported failed and comes back.
+ * reach is reported failed and comes back. The runtime lives at module scope,
+ * so a warm container reuses its IMAP session per account across invocations
+ * (within the account's connection budget; see lib/imap/session-pool.ts).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';

@@ -22,6 +22,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { processorConcurrency } from '#lib/config/connection-budget.ts';
 import type { PostroomConfig } from '#lib/config/schema.ts';
 import { validateConfig } from '#lib/config/validate.ts';
 import { validatedConfigFile } from '#lib/config/validated-file.ts';
@@ -337,8 +338,8 @@ export class MailboxProcessor extends Construct {
         ? { maxBatchingWindow: Duration.seconds(settings.processor.batchingWindowSeconds) }
         : {}),
       reportBatchItemFailures: true,
-      // Each processor opens IMAP sessions: bounding concurrency keeps the server from being flooded.
-      maxConcurrency: settings.processor.maxConcurrency,
+      // Each processor holds IMAP sessions: its concurrency stays within every account's connection budget.
+      maxConcurrency: processorConcurrency(config.accounts, settings.processor.maxConcurrency),
     });
     this.processFunction.addEventSource(this.eventSource);
 

@@ -78,6 +78,8 @@ export type ImapFailure =
   | 'CONNECTION_LOST'
   /** The server said LIMIT or UNAVAILABLE (RFC 5530), or a provider's throttling answer (`imap/provider-answers.ts`): try later. */
   | 'SERVER_BUSY'
+  /** Every slot of the account's connection budget (`maxConnections`) stayed in use until the session's deadline. */
+  | 'CONNECTION_BUDGET'
   /** The session's time (`limits.sessionSeconds` or the caller's deadline) ran out. */
   | 'IMAP_DEADLINE'
   /** A command got no byte from the server for `limits.stallSeconds`. */

@@ -147,6 +147,27 @@ export interface LeaseHolder {
 }
 
 /**
+ * The connection budget: at most `limit` IMAP sessions at once per key (one
+ * key per host and user), across processes and Lambdas. A slot is one of
+ * `limit` numbered places; it expires on its own after `ttlMs`, so a holder
+ * that crashed or froze does not keep it for ever.
+ */
+export interface ConnectionSlots {
+  /** Takes a free (or expired) slot for `holder`; undefined when `limit` are held. */
+  tryAcquire(key: string, limit: number, holder: string, ttlMs: number): Promise<number | undefined>;
+  /** Extends a slot `holder` holds; false when it was lost (expired and taken, or released). */
+  renew(key: string, slot: number, holder: string, ttlMs: number): Promise<boolean>;
+  /** Frees the slot if `holder` holds it; otherwise does nothing. */
+  release(key: string, slot: number, holder: string): Promise<void>;
+  /** How many slots of `key` are held now (not expired): what a refusal reports. */
+  held(key: string): Promise<number>;
+  /** Says a session waits for a slot of `key`, until `untilMs`: holders of idle pooled sessions that see it give theirs up. */
+  want(key: string, untilMs: number): Promise<void>;
+  /** Whether a session waits for a slot of `key` now. */
+  wanted(key: string): Promise<boolean>;
+}
+
+/**
  * Fingerprints (Message-ID + internal date + size) of delivered messages, so a
  * rescan after a UIDVALIDITY change recognises mail that was already delivered.
  */
@@ -422,6 +443,8 @@ export interface Stores {
   consumer?: LocalQueueConsumer;
   checkpoints: CheckpointStore;
   leases: LeaseStore;
+  /** The connection budget's slots. @default no budget across processes (only this process's own) */
+  slots?: ConnectionSlots;
   deliveries: DeliveryLog;
   idempotency: IdempotencyStore;
   events: EventSink;

@@ -8,6 +8,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsClientConfig } from '../adapters/aws/clients.ts';
 import { DynamoCheckpointStore } from '../adapters/aws/dynamodb-checkpoint-store.ts';
+import { DynamoConnectionSlots } from '../adapters/aws/dynamodb-connection-slots.ts';
 import { DynamoDeliveryLog } from '../adapters/aws/dynamodb-delivery-log.ts';
 import { DynamoIdempotencyStore } from '../adapters/aws/dynamodb-idempotency-store.ts';
 import { DynamoLeaseStore } from '../adapters/aws/dynamodb-lease-store.ts';
@@ -54,7 +55,7 @@ function composeAws(config: PostroomConfig, options: AwsRuntimeOptions, events: 
 }
 
 function openAwsStores(store: AwsStoreConfig, events: EventSink | undefined): Stores {
-  // One DynamoDB client (one connection pool) for all four state stores.
+  // One DynamoDB client (one connection pool) for all the state stores.
   const table = { tableName: store.table, client: new DynamoDBClient(awsClientConfig()) };
   return {
     kind: 'aws',
@@ -62,6 +63,7 @@ function openAwsStores(store: AwsStoreConfig, events: EventSink | undefined): St
     queue: new SqsQueue({ queueUrl: store.queueUrl }),
     checkpoints: new DynamoCheckpointStore(table),
     leases: new DynamoLeaseStore(table),
+    slots: new DynamoConnectionSlots(table),
     deliveries: new DynamoDeliveryLog(table),
     idempotency: new DynamoIdempotencyStore(table),
     refreshTokens: new SecretsManagerRefreshTokenStore(),

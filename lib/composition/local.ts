@@ -9,6 +9,7 @@ import { FsBlobStore } from '../adapters/local/fs-blob-store.ts';
 import { JsonlEventSink } from '../adapters/local/jsonl-event-sink.ts';
 import { openDatabase } from '../adapters/local/sqlite.ts';
 import { SqliteCheckpointStore } from '../adapters/local/sqlite-checkpoint-store.ts';
+import { SqliteConnectionSlots } from '../adapters/local/sqlite-connection-slots.ts';
 import { SqliteDeliveryLog } from '../adapters/local/sqlite-delivery-log.ts';
 import { SqliteIdempotencyStore } from '../adapters/local/sqlite-idempotency-store.ts';
 import { SqliteLeaseStore } from '../adapters/local/sqlite-lease-store.ts';
@@ -48,8 +49,9 @@ function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
     queue,
     consumer: queue,
     checkpoints: new SqliteCheckpointStore({ db }),
-    // Leases need not survive a power cut, only their process (see sqlite.ts).
+    // Leases and connection slots need not survive a power cut, only their process (see sqlite.ts).
     leases: new SqliteLeaseStore({ db: openDatabase(file, 'process') }),
+    slots: new SqliteConnectionSlots({ db: openDatabase(file, 'process') }),
     deliveries: new SqliteDeliveryLog({ db }),
     idempotency,
     events: new JsonlEventSink({ file: eventsFile, db, idempotency }),

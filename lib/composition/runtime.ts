@@ -5,7 +5,9 @@
  * a Lambda bundle never pulls in the local adapters (SQLite, a folder), and
  * `open-runtime.ts` loads only the set the config names.
  */
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { MemoryConnectionSlots } from '../adapters/memory-connection-slots.ts';
 import { createOAuth2TokenSource } from '../adapters/oauth2-token-source.ts';
 import { createWebhookSender } from '../adapters/webhook-sender.ts';
 import type { AccountConfig, PostroomConfig, SecretRef } from '../config/schema.ts';
@@ -16,6 +18,7 @@ import type { ProcessDependencies } from '../core/process.ts';
 import { ConfigError, isPostroomError } from '../errors.ts';
 import { connectMailServer } from '../imap/connect.ts';
 import { watchMailbox } from '../imap/idle-watcher.ts';
+import { SessionPool } from '../imap/session-pool.ts';
 import { withTransientRetry } from '../imap/transient-retry.ts';
 import type { Logger, MailboxWatch, OpenSession, Stores, WatchHandlers } from '../ports.ts';
 
@@ -29,7 +32,12 @@ export interface DriverOptions {
   env?: NodeJS.ProcessEnv;
   /** Names this process in leases. @default host:pid */
   ownerId?: string;
+  /** Pooled IMAP sessions idle this long are logged out. @default 300000 (5 minutes) */
+  sessionIdleMs?: number;
 }
+
+/** How long an IDLE watch waits for a slot of its account's connection budget. */
+const WATCH_SLOT_WAIT_MS = 30_000;
 
 export interface RuntimeOptions extends DriverOptions {
   stores: Stores;
@@ -121,18 +129,61 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
       onRetry: ({ delayMs, reason }) => options.logger.info(`${reason}; trying again in ${delayMs} ms`),
     });
 
-  const openSession: OpenSession = async (account, sessionOptions = {}) =>
-    withCredential(account, (credential) =>
-      connectRetrying(account, {
-        ...sessionOptions,
-        ...credential,
-        largeMessageBytes: config.ingest.largeMessageBytes,
-        logger: libraryLogger,
-        // The session's own warnings (a server breaking UID rules) are the user's to see.
-        warnings: options.logger,
-        ...trace,
-      }),
-    );
+  // One session per account, reused across batches, polls and warm invocations,
+  // each holding a slot of its account's connection budget (session-pool.ts).
+  const pool = new SessionPool({
+    slots: stores.slots ?? new MemoryConnectionSlots(),
+    // Unique per process: Lambdas share host names and pids.
+    holder: `${defaultOwner}:${randomUUID().slice(0, 8)}`,
+    logger: options.logger,
+    ...(options.sessionIdleMs !== undefined ? { idleMs: options.sessionIdleMs } : {}),
+    // Locally, an idle pooled session gives its slot up as soon as another process waits for one.
+    // A Lambda runs no timer between invocations: its idle sessions' slots expire with their idle bound.
+    ...(stores.kind === 'local' ? { yieldCheckMs: 500 } : {}),
+    connect: (account, sessionOptions) =>
+      withCredential(account, (credential) =>
+        connectRetrying(account, {
+          ...sessionOptions,
+          ...credential,
+          largeMessageBytes: config.ingest.largeMessageBytes,
+          logger: libraryLogger,
+          // The session's own warnings (a server breaking UID rules) are the user's to see.
+          warnings: options.logger,
+          ...trace,
+        }),
+      ),
+  });
+  const openSession: OpenSession = (account, sessionOptions = {}) => pool.open(account, sessionOptions);
+
+  /** An IDLE watch on a connection of its own, holding a slot of the budget while it lasts. */
+  const watch = async (account: AccountConfig, mailbox: string, handlers: WatchHandlers) => {
+    const slot = await pool.reserve(account, Date.now() + WATCH_SLOT_WAIT_MS);
+    try {
+      const watching = await withCredential(account, (credential) =>
+        watchMailbox(
+          account,
+          mailbox,
+          {
+            onNewMail: () => handlers.onNewMail(),
+            onLost: (error) => {
+              void slot.release();
+              handlers.onLost(error);
+            },
+          },
+          { ...credential, logger: libraryLogger, ...trace },
+        ),
+      );
+      return {
+        close: async () => {
+          await watching.close();
+          await slot.release();
+        },
+      };
+    } catch (error) {
+      await slot.release();
+      throw error;
+    }
+  };
 
   const processDependencies = (): ProcessDependencies => ({
     rules: config.rules,
@@ -152,10 +203,7 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
     stores,
     logger: options.logger,
     openSession,
-    watchMailbox: async (account, mailbox, handlers) =>
-      withCredential(account, (credential) =>
-        watchMailbox(account, mailbox, handlers, { ...credential, logger: libraryLogger, ...trace }),
-      ),
+    watchMailbox: watch,
     pollDependencies: (ownerId = defaultOwner) => ({
       ...stores,
       openSession,
@@ -172,7 +220,8 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
       return { ...processDependencies(), consumer: stores.consumer };
     },
     close: async () => {
-      // SQLite handles stay open for the process (they are shared); nothing else holds resources.
+      // Pooled IMAP sessions log out. SQLite handles stay open for the process (they are shared).
+      await pool.close();
     },
   };
 }

@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { scheduleProblem } from '../core/schedule.ts';
 import { refineFolderName, rulesSchema } from '../rules/schema.ts';
+import { budgetProblem } from './connection-budget.ts';
 import { oauth2Problems } from './oauth2.ts';
 import { secretRefSchema } from './secret-ref.ts';
 
@@ -160,12 +161,23 @@ export const accountSchema = z
     /** Use IMAP IDLE in `postroom run` for this account's mailboxes. @default false */
     idle: z.boolean().default(false),
     /**
+     * The most IMAP sessions Postroom keeps open at once for this account's
+     * host and user, across polls, process batches and IDLE watches, and across
+     * processes and Lambdas (see "Connection budget"). @default 10 for Gmail, 8
+     * for Microsoft 365, 5 for any other server
+     */
+    maxConnections: z.number().int().min(1).max(100).optional(),
+    /**
      * What this account's server may cost: bytes it may send at once and time
      * it may take. Each key defaults on its own (`imapLimits` applies them).
      */
     limits: imapLimitsSchema.optional(),
   })
-  .transform((account) => ({ ...account, port: account.port ?? (account.tls === true ? 993 : 143) }));
+  .transform((account) => ({ ...account, port: account.port ?? (account.tls === true ? 993 : 143) }))
+  .superRefine((account, ctx) => {
+    const problem = budgetProblem(account);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['maxConnections'], message: problem });
+  });
 
 export const localStoreSchema = z.strictObject({
   kind: z.literal('local'),

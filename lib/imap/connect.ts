@@ -20,7 +20,7 @@ import { PostroomError } from '../errors.ts';
 import type { Logger, SessionOptions } from '../ports.ts';
 import { POSTROOM_VERSION } from '../version.ts';
 import { connectError, imapError } from './errors.ts';
-import { missingFlowInternals, pinOAuthMechanism, TESTED_IMAPFLOW } from './flow-internals.ts';
+import { missingFlowInternals, pinOAuthMechanism, sendIdOnce, TESTED_IMAPFLOW } from './flow-internals.ts';
 import { ImapMailServer } from './imap-mail-server.ts';
 import { flowLogger, redactor } from './protocol-log.ts';
 import { type FetchTuning, ImapSession } from './session.ts';
@@ -215,6 +215,7 @@ export async function openImapFlow(
       ...extra,
     };
     const client = new ImapFlow(flowOptions);
+    sendIdOnce(client);
     if (oauthMechanism) pinOAuthMechanism(client, oauthMechanism, account.id);
     // An 'error' event without a listener would crash the process; failures are
     // reported through the promises (connect() and each command) instead.

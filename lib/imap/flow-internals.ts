@@ -6,8 +6,9 @@
  * response of a command), its mailbox-name encoder, its folder cache (seeded
  * so that EXAMINE costs no LIST round trips), its socket, borrowed between
  * two commands for the body fetch (`raw-fetch.ts`) and watched for the stall
- * detector, and its `run` with the capability map, to pick the OAuth2 SASL
- * mechanism the config names. Each is named in `FLOW_INTERNALS`; `missingFlowInternals` checks
+ * detector (and unref'd while a pooled session waits, so that it does not keep
+ * the process alive), and its `run` with the capability map, to pick the OAuth2
+ * SASL mechanism the config names and to send ID once. Each is named in `FLOW_INTERNALS`; `missingFlowInternals` checks
  * a connected client for all of them, a session refuses to start without
  * them, and `test/unit/imap-flow-internals.test.ts` is the canary that fails
  * when an ImapFlow release stops offering one. package.json allows only the
@@ -32,6 +33,8 @@ export type UntaggedHandlers = Record<string, (untagged: Untagged) => Promise<vo
 
 type WatchedSocket = Readable & {
   destroyed?: boolean;
+  ref?: () => void;
+  unref?: () => void;
   setTimeout?: (ms: number) => void;
   isPaused(): boolean;
 };
@@ -70,6 +73,7 @@ const FLOW_INTERNALS: Record<string, (flow: Internals) => boolean> = {
   armSocketTimeout: (flow) => typeof flow.armSocketTimeout === 'function',
   encodePath: () => typeof encodePath === 'function',
   run: (flow) => typeof flow.run === 'function',
+  'socket.unref': (flow) => !!flow.socket && typeof flow.socket.unref === 'function',
   capabilities: (flow) => flow.capabilities instanceof Map,
 };
 
@@ -229,4 +233,59 @@ export function pinOAuthMechanism(
     }
     return run.call(client, command, ...args);
   };
+}
+
+/**
+ * Sends ID (RFC 2971) at most once per connection. ImapFlow sends it before
+ * authenticating and again after, when the server's first answer had fewer
+ * than two fields, only to learn more about the server, which Postroom does
+ * not use; the second one is a round trip on every session. The repeat is
+ * answered from the first answer instead of the wire.
+ */
+export function sendIdOnce(client: ImapFlow): void {
+  const flow = inner(client);
+  const run = flow.run;
+  if (typeof run !== 'function') return;
+  let sent: { answer: unknown } | undefined;
+  flow.run = async function (this: unknown, command: string, ...args: unknown[]) {
+    if (command !== 'ID') return run.call(this, command, ...args);
+    if (sent) return sent.answer;
+    const answer = await run.call(this, command, ...args);
+    sent = { answer };
+    return answer;
+  };
+}
+
+/**
+ * Whether the connection keeps the process alive. A pooled session waiting
+ * for its next use must not: `postroom` commands exit when their work is
+ * done, whatever the pool still holds.
+ */
+export function holdProcessOpen(client: ImapFlow, hold: boolean): void {
+  const socket = inner(client).socket;
+  if (!socket) return;
+  if (hold) socket.ref?.();
+  else socket.unref?.();
+}
+
+/**
+ * Returns a function that resolves once the connection's socket (as it is
+ * now) has closed, or after `timeoutMs`. A connection budget counts a
+ * connection until then: the server may see it until its socket is gone.
+ */
+export function socketClosing(client: ImapFlow): (timeoutMs: number) => Promise<void> {
+  const socket = inner(client).socket as (WatchedSocket & { closed?: boolean }) | false | null | undefined;
+  return (timeoutMs) =>
+    new Promise<void>((resolve) => {
+      if (!socket || socket.closed) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
 }

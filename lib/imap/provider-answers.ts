@@ -19,6 +19,9 @@ const TRANSIENT = [
   /\bRequest is throttled\b/i,
   /\bserver (is )?busy\b/i,
   /\bTemporary System Error\b/i,
+  // Gmail: "[ALERT] Too many simultaneous connections"; Dovecot: "Maximum number of connections".
+  /\btoo many (simultaneous )?connections\b/i,
+  /\bmaximum number of connections\b/i,
 ];
 
 /** True when the server's answer says to try again later. */

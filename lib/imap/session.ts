@@ -202,6 +202,33 @@ export class ImapSession {
     return this.closeReason;
   }
 
+  /**
+   * Starts one use of a pooled session: nothing selected on our side (every
+   * command needs its own SELECT or EXAMINE first), and the use's own deadline.
+   */
+  beginUse(deadline: number): void {
+    this.selected = null;
+    this.watchdog.setDeadline(deadline);
+  }
+
+  /** Between two uses: no deadline of its own (the pool's idle bound applies). */
+  park(): void {
+    this.selected = null;
+    this.watchdog.setDeadline(Number.POSITIVE_INFINITY);
+  }
+
+  /** NOOP (RFC 3501 6.1.2): is the session still there? Untagged updates it brings are ignored. */
+  noop(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.exec('NOOP', false, 'NOOP');
+    });
+  }
+
+  /** Resolves once every call queued so far has finished (whatever its outcome). */
+  settled(): Promise<void> {
+    return this.exclusive(async () => undefined).catch(() => undefined);
+  }
+
   requireSelected(what: string, readWrite = false): Selected {
     const selected = this.selected;
     if (!selected)

@@ -26,7 +26,9 @@ export class Watchdog {
   private readonly options: WatchdogOptions;
   private readonly bytes: ReturnType<typeof watchServerBytes>;
   private readonly timer: NodeJS.Timeout;
-  private readonly deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadline: number;
+  private stopped = false;
   private readonly tripListeners = new Set<(reason: ImapError) => void>();
   private readonly now: () => number;
   private activity: string | undefined;
@@ -43,8 +45,25 @@ export class Watchdog {
     const tick = Math.max(20, Math.min(1000, options.stallMs / 4));
     this.timer = setInterval(() => this.check(), tick);
     this.timer.unref();
+    this.deadline = options.deadline;
+    this.armDeadline();
+  }
+
+  /**
+   * Replaces the deadline: a pooled session gets a fresh one for each use
+   * (the bound is per use, not per socket), and none while it waits in the pool.
+   */
+  setDeadline(deadline: number): void {
+    if (this.tripped || this.stopped) return;
+    this.deadline = deadline;
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    this.armDeadline();
+  }
+
+  private armDeadline(): void {
     // The deadline to the millisecond, not at the next tick (a Lambda's margin is counted in seconds).
-    const untilDeadline = options.deadline - this.now();
+    const untilDeadline = this.deadline - this.now();
     if (Number.isFinite(untilDeadline) && untilDeadline < 2 ** 31 - 1) {
       this.deadlineTimer = setTimeout(() => this.check(), Math.max(0, untilDeadline));
       this.deadlineTimer.unref();
@@ -75,6 +94,7 @@ export class Watchdog {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.deadlineTimer);
     this.bytes.stop();
@@ -84,7 +104,7 @@ export class Watchdog {
     if (this.tripped) return;
     const now = this.now();
     const during = this.activity ? ` during ${this.activity}` : ' between commands';
-    if (now >= this.options.deadline) {
+    if (now >= this.deadline) {
       this.trip('IMAP_DEADLINE', `the session's time ran out${during}`);
       return;
     }

@@ -44,6 +44,10 @@ export interface ImapProxy {
   dropAll(): void;
   /** Connections accepted so far. */
   connections(): number;
+  /** Connections open now. */
+  openConnections(): number;
+  /** The most connections that were open at once. */
+  peakConnections(): number;
   close(): Promise<void>;
 }
 
@@ -116,6 +120,7 @@ export async function startImapProxy(options: ImapProxyOptions): Promise<ImapPro
   const pairs = new Set<Pair>();
   let accepted = 0;
   let dropped = 0;
+  let peak = 0;
   let rule: (DropRule & { armedAt: number }) | undefined;
 
   const cut = (pair: Pair) => {
@@ -135,6 +140,7 @@ export async function startImapProxy(options: ImapProxyOptions): Promise<ImapPro
       counting: rule !== undefined && rule.afterCommand === undefined,
     };
     pairs.add(pair);
+    peak = Math.max(peak, pairs.size);
     const parser = new CommandParser((name) => {
       seen.push(name);
       if (rule?.afterCommand && name === rule.afterCommand.toUpperCase() && !pair.counting) {
@@ -202,6 +208,8 @@ export async function startImapProxy(options: ImapProxyOptions): Promise<ImapPro
       }
     },
     connections: () => accepted,
+    openConnections: () => pairs.size,
+    peakConnections: () => peak,
     close: () =>
       new Promise<void>((resolve) => {
         for (const pair of pairs) {

@@ -653,6 +653,18 @@ describe('MailboxProcessor settings (synthesised without bundling)', () => {
   const minimal =
     'accounts:\n  - { id: a, host: h, auth: { user: u, password: { secret: s } }, schedule: "rate(1 minutes)" }\n';
 
+  it("lowers the processor's concurrency to fit the smallest account's connection budget", () => {
+    // Act
+    const template = synthWithoutBundling(
+      'accounts:\n  - { id: a, host: h, maxConnections: 4, auth: { user: u, password: { secret: s } }, schedule: "rate(1 minutes)" }\n' +
+        'aws: { processor: { maxConcurrency: 10 } }\n',
+    );
+
+    // Assess: one slot stays for the poller
+    const mapping = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'))[0]!;
+    expect(mapping.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 3 });
+  });
+
   it('applies the defaults when the config has no aws section', () => {
     // Act
     const defaults = synthWithoutBundling(minimal);

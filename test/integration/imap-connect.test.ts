@@ -111,6 +111,21 @@ describe('TLS', () => {
     }
   });
 
+  it('sends ID once per session, before LOGIN (Dovecot answers it short, which made ImapFlow ask again)', async () => {
+    // Prepare
+    const proxy = await startImapProxy({ host: dovecot.host, port: dovecot.ports.full.imap });
+    const account = { ...testAccount(dovecot, user, { tls: false }), port: proxy.port };
+    // Act
+    const server = await connectMailServer(account, { password: user.password });
+    await server.examine('INBOX');
+    await server.logout();
+    await proxy.close();
+    // Assess
+    const commands = proxy.commands();
+    expect(commands.filter((name) => name === 'ID')).toEqual(['ID']);
+    expect(commands.indexOf('ID')).toBeLessThan(commands.indexOf('LOGIN'));
+  });
+
   it('stays in plaintext with tls: false and never sends STARTTLS', async () => {
     // Prepare
     const proxy = await startImapProxy({ host: dovecot.host, port: dovecot.ports.full.imap });

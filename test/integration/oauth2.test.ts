@@ -30,6 +30,8 @@ async function runtimeFor(account: AccountConfig, dir = mkdtempSync(join(tmpdir(
     logger: silent,
     trace: { say: (line) => traced.push(line) },
     onSecret: (value) => secrets.push(value),
+    // Every session logs in (no pooled session reused): what is tested is the token per login.
+    sessionIdleMs: 0,
   });
   return { runtime, traced, secrets, dir };
 }

@@ -13,9 +13,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   borrowSocket,
   execCommand,
+  holdProcessOpen,
   missingFlowInternals,
   pinOAuthMechanism,
+  sendIdOnce,
   sessionIdle,
+  socketClosing,
   TESTED_IMAPFLOW,
 } from '#lib/imap/flow-internals.ts';
 
@@ -28,9 +31,15 @@ afterEach(async () => {
 
 /**
  * Just enough IMAP for a login, NOOP and a raw FETCH: `capabilities` before
- * and after login, each AUTHENTICATE's mechanism pushed to `mechanisms`.
+ * and after login, each AUTHENTICATE's mechanism pushed to `mechanisms`, every
+ * command's verb to `verbs`. ID is answered with no fields (as Dovecot answers
+ * it before login with one).
  */
-async function tinyServer(capabilities = 'IMAP4rev1', mechanisms: string[] = []): Promise<number> {
+async function tinyServer(
+  capabilities = 'IMAP4rev1',
+  mechanisms: string[] = [],
+  verbs: string[] = [],
+): Promise<number> {
   const server = createServer((socket: Socket) => {
     socket.on('error', () => undefined);
     socket.write('* OK canary ready\r\n');
@@ -41,6 +50,7 @@ async function tinyServer(capabilities = 'IMAP4rev1', mechanisms: string[] = [])
         const [tag, command, mechanism] = buffer.slice(0, end).split(' ');
         buffer = buffer.slice(end + 2);
         const verb = (command ?? '').toUpperCase();
+        verbs.push(verb);
         if (verb === 'AUTHENTICATE') mechanisms.push(mechanism ?? '');
         if (verb === 'CAPABILITY') socket.write(`* CAPABILITY ${capabilities}\r\n${tag} OK done\r\n`);
         else if (verb === 'LOGOUT') socket.end(`* BYE bye\r\n${tag} OK done\r\n`);
@@ -184,5 +194,45 @@ describe('the ImapFlow internals Postroom relies on', () => {
       });
       expect(server.mechanisms).toEqual([]);
     });
+  });
+
+  describe('ID once', () => {
+    const idCount = (verbs: string[]) => verbs.filter((verb) => verb === 'ID').length;
+
+    it('is needed: ImapFlow alone sends ID again after login when the first answer was short', async () => {
+      const verbs: string[] = [];
+      const client = flowClient(await tinyServer('IMAP4rev1 ID', [], verbs), { user: 'u', pass: 'p' });
+      await client.connect();
+      expect(idCount(verbs)).toBe(2);
+    });
+
+    it('makes ImapFlow send ID once, before login', async () => {
+      const verbs: string[] = [];
+      const client = flowClient(await tinyServer('IMAP4rev1 ID', [], verbs), { user: 'u', pass: 'p' });
+      sendIdOnce(client);
+      await client.connect();
+      expect(idCount(verbs)).toBe(1);
+      expect(verbs.indexOf('ID')).toBeLessThan(verbs.indexOf('LOGIN'));
+    });
+  });
+
+  it('lets a socket stop keeping the process alive, and keep it alive again', async () => {
+    const client = await connected();
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = sockets();
+    holdProcessOpen(client, false);
+    const released = sockets();
+    holdProcessOpen(client, true);
+    expect(released).toBe(before - 1);
+    expect(sockets()).toBe(before);
+  });
+
+  it('waits for the socket as it was to close, after ImapFlow let go of it', async () => {
+    const client = await connected();
+    const socket = (client as unknown as { socket: { closed: boolean } }).socket;
+    const closed = socketClosing(client);
+    client.close();
+    await closed(5_000);
+    expect(socket.closed).toBe(true);
   });
 });

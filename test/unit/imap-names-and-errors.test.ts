@@ -137,6 +137,19 @@ describe('IMAP error messages', () => {
     );
   });
 
+  it("tells Gmail's too-many-connections refusal, which has no LIMIT code, from a wrong password", () => {
+    // Prepare: Gmail answers a login over its per-account limit this way
+    const error = Object.assign(new Error('Command failed'), {
+      authenticationFailed: true,
+      response: '[ALERT] Too many simultaneous connections. (Failure)',
+    });
+    // Act
+    const mapped = connectError(error, ctx, 'pw');
+    // Assess
+    expect(mapped.code).toBe('SERVER_BUSY');
+    expect(mapped.retryable).toBe(true);
+  });
+
   it('reports a refused connection with the address and Node code, retryable', () => {
     // Prepare
     const error = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });

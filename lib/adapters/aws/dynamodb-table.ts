@@ -14,6 +14,7 @@
  * | LeaseStore       | `lease#<name>`             | `lease`         | owner S, expiresAt N (epoch ms), ttl N                   |
  * | DeliveryLog      | `dlv#<account>#<mailbox>`  | `<fingerprint>` | none                                                    |
  * | IdempotencyStore | `idem#<key>`               | `idem`          | doneAt S, expiresAt N? (epoch ms), ttl N?                |
+ * | ConnectionSlots  | `slots#<host and user>`    | `slot#<n>`      | holder S, expiresAt N (epoch ms), ttl N                  |
  *
  * DynamoDB's TTL deletes expired items only eventually (typically within days),
  * so every read compares `expiresAt` with the clock itself; `ttl` only keeps

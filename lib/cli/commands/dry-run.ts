@@ -87,6 +87,7 @@ Examples:
         );
       } finally {
         await session.logout().catch(() => {});
+        await runtime.close();
       }
     }
     if (options.json) {

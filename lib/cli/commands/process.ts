@@ -66,7 +66,7 @@ Examples:
         failures.push(...failureReports(result.items));
         if (!options.json) rows.push(...messageRows(result.items, config.rules));
       },
-    });
+    }).finally(() => runtime.close());
     if (summary.failed > 0) process.exitCode = 1;
     if (options.json) {
       terminal.json({
