@@ -8,7 +8,7 @@ import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts
 import { sharedRedactor, table } from '../output.ts';
 
 interface ProcessCommandOptions extends GlobalOptions {
-  batchSize: string;
+  batchSize?: string;
 }
 
 export function registerProcess(program: Command): void {
@@ -22,7 +22,7 @@ export function registerProcess(program: Command): void {
           'events to <store dir>/events.jsonl, webhooks, attachment exports. A message whose ' +
           'processing fails stays queued and is retried; after too many tries it is dead-lettered.',
       )
-      .option('--batch-size <n>', 'messages per batch (one IMAP session per account per batch)', '50')
+      .option('--batch-size <n>', 'messages per batch (default: config process.batchMessages, 500)')
       .option('--trace', 'print the IMAP dialog as C:/S: lines on stderr (credentials redacted)')
       .addHelpText(
         'after',
@@ -55,7 +55,7 @@ Examples:
     const rows: string[][] = [];
     const failures: FailureReport[] = [];
     const summary = await drainQueue(runtime.drainDependencies(), {
-      batchSize: Number(options.batchSize) || 50,
+      batchSize: Number(options.batchSize) || config.process.batchMessages,
       onBatch: (result) => {
         failures.push(...failureReports(result.items));
         if (!options.json) rows.push(...resultRows(result));

@@ -71,7 +71,8 @@ Examples:
             progress.done();
           }
         },
-        processQueue: (signal) => drainQueue(runtime.drainDependencies(), { signal }),
+        processQueue: (signal) =>
+          drainQueue(runtime.drainDependencies(), { signal, batchSize: config.process.batchMessages }),
         watch: (account, mailbox, handlers) => runtime.watchMailbox(account, mailbox, handlers),
         onJobDone: (job, outcome) => {
           if (quiet || !outcome.ok) return;
