@@ -89,6 +89,12 @@ export interface QueueConsumer {
   /** Deletes a processed message. */
   ack(receipt: string): Promise<void>;
   /**
+   * `ack` for many in one write (locally one commit). The ones it can delete
+   * are deleted even when another receipt is stale, which it then throws for.
+   * Optional: without it callers ack one by one.
+   */
+  ackAll?(receipts: readonly string[]): Promise<void>;
+  /**
    * Makes a failed message visible again, or moves it to the dead-letter store
    * with `reason` once it has been received `maxReceives` times.
    */
@@ -163,6 +169,18 @@ export interface DeliveryLog {
 export interface IdempotencyStore {
   isDone(key: string): Promise<boolean>;
   markDone(key: string, ttlSeconds?: number): Promise<void>;
+  /**
+   * Marks every key done in as few writes as the store allows (locally one
+   * commit; DynamoDB BatchWriteItem, 25 a call). Throws when it cannot tell
+   * that every key was recorded; some may have been. Optional: without it
+   * callers mark keys one by one.
+   */
+  markAllDone?(keys: readonly string[], ttlSeconds?: number): Promise<void>;
+  /**
+   * The subset of `keys` that is done, in as few reads as the store allows
+   * (DynamoDB BatchGetItem, 100 a call). Optional: without it callers ask `isDone`.
+   */
+  doneAmong?(keys: readonly string[]): Promise<Set<string>>;
 }
 
 /** An event for `emit` actions (DESIGN.md, "Event"). */

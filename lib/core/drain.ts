@@ -66,10 +66,13 @@ export async function drainQueue(deps: DrainDependencies, options: DrainOptions 
         receiveCount: r.receiveCount,
       }));
       const result = await processBatch(deps, items);
+      const done: string[] = [];
       for (const item of result.items) {
-        if (item.status === 'done') await consumer.ack(item.id);
+        if (item.status === 'done') done.push(item.id);
         else failed.push({ receipt: item.id, reason: item.error?.message ?? 'failed' });
       }
+      if (consumer.ackAll) await consumer.ackAll(done);
+      else for (const receipt of done) await consumer.ack(receipt);
       total.processed += result.processed;
       total.failed += result.failed;
       total.gone += result.gone;

@@ -76,6 +76,7 @@ export async function processBatch(
     }
     works.push(await plan(deps, item, logger));
   }
+  await skipDone(deps, works, logger);
 
   // IMAP actions, grouped per account: one session per account per batch.
   const byAccount = groupBy(
@@ -196,19 +197,53 @@ export async function plan(
         warnings: result.warnings,
       });
     }
-    for (const action of evaluation.actions) {
-      if (await deps.idempotency.isDone(idempotencyKey(message, action))) {
-        report(work, action, 'already-done');
-      } else {
-        work.pending.push(action);
-      }
-    }
+    // Which of these are already done is asked for the whole batch at once (`skipDone`).
+    work.pending.push(...evaluation.actions);
     if (parsed) work.parsed = parsed;
   } catch (error) {
     logger.warn('message could not be planned', { uid: message.uid, ...describeError(error) });
     fail(work, error);
   }
   return work;
+}
+
+/**
+ * Takes the actions a redelivered message already completed off its pending
+ * list, reported `already-done`: one look-up for the batch where the store
+ * has one (`doneAmong`), else one per action.
+ */
+async function skipDone(
+  deps: Pick<ProcessDependencies, 'idempotency'>,
+  works: readonly Work[],
+  logger: Logger,
+): Promise<void> {
+  const planned = works.filter((w) => w.result.status !== 'failed' && w.pending.length > 0);
+  const keyed = planned.map((work) => ({
+    work,
+    keys: work.pending.map((action) => idempotencyKey(work.item.message, action)),
+  }));
+  let done: Set<string>;
+  try {
+    const keys = keyed.flatMap((k) => k.keys);
+    const { idempotency } = deps;
+    if (idempotency.doneAmong) done = await idempotency.doneAmong(keys);
+    else {
+      done = new Set();
+      for (const key of keys) if (await idempotency.isDone(key)) done.add(key);
+    }
+  } catch (error) {
+    logger.warn('could not read the idempotency records; the batch stays queued', describeError(error));
+    for (const work of planned) fail(work, error);
+    return;
+  }
+  for (const { work, keys } of keyed) {
+    const actions = work.pending;
+    work.pending = [];
+    actions.forEach((action, i) => {
+      if (done.has(keys[i]!)) report(work, action, 'already-done');
+      else work.pending.push(action);
+    });
+  }
 }
 
 function newWork(item: BatchItem): Work {

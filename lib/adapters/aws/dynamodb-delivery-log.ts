@@ -7,13 +7,12 @@ import {
   BatchGetCommand,
   type BatchGetCommandInput,
   type BatchGetCommandOutput,
-  BatchWriteCommand,
-  type BatchWriteCommandInput,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { PostroomError } from '../../errors.ts';
 import type { DeliveryLog } from '../../ports.ts';
 import { forEachLimited } from '../../work-pool.ts';
+import { batchBackoff, putAll } from './dynamodb-batch.ts';
 import {
   chunk,
   type DynamoStoreOptions,
@@ -24,7 +23,6 @@ import {
 } from './dynamodb-table.ts';
 
 /** Service limits per request (DynamoDB API reference, BatchWriteItem / BatchGetItem). */
-const WRITE_BATCH = 25;
 const GET_BATCH = 100;
 
 /** Tuning for `DynamoDeliveryLog`. */
@@ -56,20 +54,13 @@ export class DynamoDeliveryLog implements DeliveryLog {
     const pk = partition(account, mailbox);
     // BatchWriteItem rejects a request naming the same key twice.
     const sortKeys = [...new Set(fingerprints.map((fingerprint) => keyPart(fingerprint)))];
-    await forEachLimited(chunk(sortKeys, WRITE_BATCH), this.#concurrency, async (batch) => {
-      let requests: NonNullable<BatchWriteCommandInput['RequestItems']>[string] = batch.map((sk) => ({
-        PutRequest: { Item: { pk, sk } },
-      }));
-      for (let attempt = 0; ; attempt++) {
-        const { UnprocessedItems } = await this.#client.send(
-          new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }),
-        );
-        requests = UnprocessedItems?.[this.#table] ?? [];
-        if (requests.length === 0) return;
-        if (attempt >= this.#maxRetries) throw incomplete('record', account, mailbox, requests.length);
-        await sleep(backoff(attempt));
-      }
-    });
+    await putAll(
+      this.#client,
+      this.#table,
+      sortKeys.map((sk) => ({ pk, sk })),
+      { concurrency: this.#concurrency, maxRetries: this.#maxRetries },
+      (left) => incomplete('record', account, mailbox, left),
+    );
   }
 
   async findDelivered(account: string, mailbox: string, fingerprints: string[]): Promise<Set<string>> {
@@ -99,7 +90,7 @@ export class DynamoDeliveryLog implements DeliveryLog {
         request = UnprocessedKeys?.[this.#table];
         if (!request?.Keys?.length) return;
         if (attempt >= this.#maxRetries) throw incomplete('look up', account, mailbox, request.Keys.length);
-        await sleep(backoff(attempt));
+        await sleep(batchBackoff(attempt));
       }
     });
     return found;
@@ -108,11 +99,6 @@ export class DynamoDeliveryLog implements DeliveryLog {
 
 function partition(account: string, mailbox: string): string {
   return keyPart(`dlv#${escapeKey(account)}#${escapeKey(mailbox)}`, 2000);
-}
-
-/** Exponential backoff with full jitter, as AWS recommends for unprocessed batch items. */
-function backoff(attempt: number): number {
-  return Math.random() * Math.min(2_000, 50 * 2 ** attempt);
 }
 
 function incomplete(action: string, account: string, mailbox: string, left: number): PostroomError {
