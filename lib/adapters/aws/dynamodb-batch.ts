@@ -1,10 +1,13 @@
 /**
- * BatchWriteItem as the state stores use it: 25 puts per call (the service
- * limit), several calls in flight, and what DynamoDB leaves unprocessed
- * (throttling, partition limits) sent again with backoff until it is written
- * or the rounds run out.
+ * BatchWriteItem and BatchGetItem as the state stores use them: 25 puts or
+ * 100 gets per call (the service limits), several calls in flight, and what
+ * DynamoDB leaves unprocessed (throttling, partition limits) sent again with
+ * backoff until it is done or the rounds run out.
  */
 import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  type BatchGetCommandOutput,
   BatchWriteCommand,
   type BatchWriteCommandInput,
   type DynamoDBDocumentClient,
@@ -12,8 +15,9 @@ import {
 import { forEachLimited } from '../../work-pool.ts';
 import { chunk, sleep } from './dynamodb-table.ts';
 
-/** Service limit per BatchWriteItem request (DynamoDB API reference). */
+/** Service limits per BatchWriteItem / BatchGetItem request (DynamoDB API reference). */
 export const WRITE_BATCH = 25;
+const GET_BATCH = 100;
 
 export type PutRequests = NonNullable<BatchWriteCommandInput['RequestItems']>[string];
 
@@ -50,7 +54,40 @@ export async function putAll(
   });
 }
 
+/**
+ * Reads the items with these keys (strongly consistent, `projection` only),
+ * handing each found item to `onItem`; throws `incomplete(left)` once the
+ * rounds run out with `left` keys still unprocessed.
+ */
+export async function getAll(
+  client: DynamoDBDocumentClient,
+  table: string,
+  keys: Record<string, unknown>[],
+  projection: string,
+  options: BatchWriteOptions,
+  incomplete: (left: number) => Error,
+  onItem: (item: Record<string, unknown>) => void,
+): Promise<void> {
+  await forEachLimited(chunk(keys, GET_BATCH), options.concurrency, async (batch) => {
+    let request: NonNullable<BatchGetCommandInput['RequestItems']>[string] | undefined = {
+      Keys: batch,
+      ConsistentRead: true,
+      ProjectionExpression: projection,
+    };
+    for (let attempt = 0; ; attempt++) {
+      const { Responses, UnprocessedKeys }: BatchGetCommandOutput = await client.send(
+        new BatchGetCommand({ RequestItems: { [table]: request } }),
+      );
+      for (const item of Responses?.[table] ?? []) onItem(item);
+      request = UnprocessedKeys?.[table];
+      if (!request?.Keys?.length) return;
+      if (attempt >= options.maxRetries) throw incomplete(request.Keys.length);
+      await sleep(batchBackoff(attempt));
+    }
+  });
+}
+
 /** Exponential backoff with full jitter, as AWS recommends for unprocessed batch items. */
-export function batchBackoff(attempt: number): number {
+function batchBackoff(attempt: number): number {
   return Math.random() * Math.min(2_000, 50 * 2 ** attempt);
 }

@@ -3,27 +3,11 @@
  * under the mailbox's partition, written with BatchWriteItem (25 per call) and
  * looked up with BatchGetItem (100 per call), several calls in flight.
  */
-import {
-  BatchGetCommand,
-  type BatchGetCommandInput,
-  type BatchGetCommandOutput,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PostroomError } from '../../errors.ts';
 import type { DeliveryLog } from '../../ports.ts';
-import { forEachLimited } from '../../work-pool.ts';
-import { batchBackoff, putAll } from './dynamodb-batch.ts';
-import {
-  chunk,
-  type DynamoStoreOptions,
-  documentClient,
-  escapeKey,
-  keyPart,
-  sleep,
-} from './dynamodb-table.ts';
-
-/** Service limits per request (DynamoDB API reference, BatchWriteItem / BatchGetItem). */
-const GET_BATCH = 100;
+import { getAll, putAll } from './dynamodb-batch.ts';
+import { type DynamoStoreOptions, documentClient, escapeKey, keyPart } from './dynamodb-table.ts';
 
 /** Tuning for `DynamoDeliveryLog`. */
 export interface DynamoDeliveryLogOptions extends Omit<DynamoStoreOptions, 'clock'> {
@@ -74,25 +58,17 @@ export class DynamoDeliveryLog implements DeliveryLog {
       else bySortKey.set(sk, [fingerprint]);
     }
     const found = new Set<string>();
-    await forEachLimited(chunk([...bySortKey.keys()], GET_BATCH), this.#concurrency, async (batch) => {
-      let request: NonNullable<BatchGetCommandInput['RequestItems']>[string] | undefined = {
-        Keys: batch.map((sk) => ({ pk, sk })),
-        ConsistentRead: true,
-        ProjectionExpression: 'sk',
-      };
-      for (let attempt = 0; ; attempt++) {
-        const { Responses, UnprocessedKeys }: BatchGetCommandOutput = await this.#client.send(
-          new BatchGetCommand({ RequestItems: { [this.#table]: request } }),
-        );
-        for (const item of Responses?.[this.#table] ?? []) {
-          for (const fingerprint of bySortKey.get(String(item.sk)) ?? []) found.add(fingerprint);
-        }
-        request = UnprocessedKeys?.[this.#table];
-        if (!request?.Keys?.length) return;
-        if (attempt >= this.#maxRetries) throw incomplete('look up', account, mailbox, request.Keys.length);
-        await sleep(batchBackoff(attempt));
-      }
-    });
+    await getAll(
+      this.#client,
+      this.#table,
+      [...bySortKey.keys()].map((sk) => ({ pk, sk })),
+      'sk',
+      { concurrency: this.#concurrency, maxRetries: this.#maxRetries },
+      (left) => incomplete('look up', account, mailbox, left),
+      (item) => {
+        for (const fingerprint of bySortKey.get(String(item.sk)) ?? []) found.add(fingerprint);
+      },
+    );
     return found;
   }
 }

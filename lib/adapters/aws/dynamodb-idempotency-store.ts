@@ -4,31 +4,19 @@
  * record as absent in the meantime. A batch's records go up together
  * (BatchWriteItem) and its look-ups too (BatchGetItem).
  */
-import {
-  BatchGetCommand,
-  type BatchGetCommandInput,
-  type BatchGetCommandOutput,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { PostroomError } from '../../errors.ts';
 import type { IdempotencyStore } from '../../ports.ts';
-import { forEachLimited } from '../../work-pool.ts';
-import { batchBackoff, putAll } from './dynamodb-batch.ts';
+import { getAll, putAll } from './dynamodb-batch.ts';
 import {
-  chunk,
   type DynamoStoreOptions,
   documentClient,
   escapeKey,
   keyPart,
-  sleep,
   ttlAttribute,
 } from './dynamodb-table.ts';
 
 const SK = 'idem';
-/** Service limit per BatchGetItem request. */
-const GET_BATCH = 100;
 
 /** Tuning for `DynamoIdempotencyStore`. */
 export interface DynamoIdempotencyStoreOptions extends DynamoStoreOptions {
@@ -80,25 +68,17 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
       else byPk.set(pk, [key]);
     }
     const done = new Set<string>();
-    await forEachLimited(chunk([...byPk.keys()], GET_BATCH), this.#concurrency, async (batch) => {
-      let request: NonNullable<BatchGetCommandInput['RequestItems']>[string] | undefined = {
-        Keys: batch.map((pk) => ({ pk, sk: SK })),
-        ConsistentRead: true,
-        ProjectionExpression: 'pk, expiresAt',
-      };
-      for (let attempt = 0; ; attempt++) {
-        const { Responses, UnprocessedKeys }: BatchGetCommandOutput = await this.#client.send(
-          new BatchGetCommand({ RequestItems: { [this.#table]: request } }),
-        );
-        for (const item of Responses?.[this.#table] ?? []) {
-          if (this.#live(item)) for (const key of byPk.get(String(item.pk)) ?? []) done.add(key);
-        }
-        request = UnprocessedKeys?.[this.#table];
-        if (!request?.Keys?.length) return;
-        if (attempt >= this.#maxRetries) throw incomplete('look up', request.Keys.length);
-        await sleep(batchBackoff(attempt));
-      }
-    });
+    await getAll(
+      this.#client,
+      this.#table,
+      [...byPk.keys()].map((pk) => ({ pk, sk: SK })),
+      'pk, expiresAt',
+      { concurrency: this.#concurrency, maxRetries: this.#maxRetries },
+      (left) => incomplete('look up', left),
+      (item) => {
+        if (this.#live(item)) for (const key of byPk.get(String(item.pk)) ?? []) done.add(key);
+      },
+    );
     return done;
   }
 
