@@ -54,6 +54,14 @@ export interface BlobStore {
   put(key: string, body: Readable | HeldBytes, options?: PutBlobOptions): Promise<BlobLocation>;
   /** Streams the blob back; rejects with `BlobNotFoundError` when there is none. */
   get(key: string): Promise<Readable>;
+  /**
+   * A stored message's header block: its bytes up to and including the blank
+   * line that ends the header, read no further than that (and at most
+   * `maxBytes`: a longer header comes back cut there; a message without a
+   * body, whole). Rejects with `BlobNotFoundError` when there is none.
+   * Optional: without it callers read `get` until the blank line.
+   */
+  getHead?(key: string, maxBytes: number): Promise<Uint8Array>;
   exists(key: string): Promise<boolean>;
   /**
    * Makes every blob put so far durable, where puts alone do not (the local

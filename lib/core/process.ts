@@ -17,8 +17,8 @@
 import { describeError, isPostroomError, PostroomError } from '../errors.ts';
 import type { Logger, PostroomEvent } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
-import { type ParsedMessage, parseMessage, toRuleInput } from '../rules/message.ts';
-import { evaluate, needsBody, type PlannedAction } from '../rules/planner.ts';
+import { DEFAULT_PARSE_LIMITS, type ParsedMessage, parseMessage, toRuleInput } from '../rules/message.ts';
+import { contentNeeded, evaluate, type PlannedAction } from '../rules/planner.ts';
 import { applyImapActions } from './imap-actions.ts';
 import { emitEvents, runOutward, toEvent } from './outward-actions.ts';
 import {
@@ -173,16 +173,29 @@ export async function plan(
   try {
     const scope = { account: message.account, mailbox: message.mailbox };
     let parsed: ParsedMessage | undefined;
-    if (needsBody(deps.rules, scope)) {
+    // Header rules read the header block only; without a store that can, the whole message.
+    const needed = contentNeeded(deps.rules, scope);
+    const level = needed === 'header' && !deps.blobs.getHead ? 'body' : needed;
+    if (level !== 'none') {
       try {
-        parsed = await parseMessage(await deps.blobs.get(message.blob.key));
+        const raw =
+          level === 'header'
+            ? await deps.blobs.getHead!(message.blob.key, DEFAULT_PARSE_LIMITS.maxHeaderBytes)
+            : await deps.blobs.get(message.blob.key);
+        parsed = await parseMessage(raw);
       } catch (error) {
         // A message the parser rejects still gets the envelope-level rules.
         if (isPostroomError(error) && error.code === 'BLOB_NOT_FOUND') throw error;
         result.warnings.push(`message could not be parsed: ${describeError(error).message}`);
       }
     }
-    const evaluation = evaluate(toRuleInput(message, parsed), deps.rules, scope, {
+    const input = toRuleInput(message, parsed);
+    if (level === 'header') {
+      // Parsed from the header block: the body and attachments were not read, so they are unknown.
+      delete input.text;
+      delete input.attachments;
+    }
+    const evaluation = evaluate(input, deps.rules, scope, {
       ...(deps.now ? { now: deps.now() } : {}),
     });
     result.matched = evaluation.matched;

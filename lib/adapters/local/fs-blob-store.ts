@@ -23,6 +23,7 @@ import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { BlobNotFoundError, PostroomError } from '../../errors.ts';
 import { heldPieces, isHeldBytes } from '../../held-bytes.ts';
+import { headerEnd } from '../../mime/header-end.ts';
 import type { BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
 import { forEachLimited } from '../../work-pool.ts';
 import { isHolderGone, thisHostTag } from './process-holder.ts';
@@ -197,6 +198,38 @@ export class FsBlobStore implements BlobStore {
     return handle.createReadStream();
   }
 
+  async getHead(key: string, maxBytes: number): Promise<Uint8Array> {
+    const path = this.pathOf(key);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      if (isMissing(error)) throw new BlobNotFoundError(key, { cause: error });
+      throw error;
+    }
+    try {
+      if (!(await handle.stat()).isFile()) throw new BlobNotFoundError(key);
+      // Most header blocks fit the first read; a longer one is read on, never past maxBytes.
+      let bytes = new Uint8Array(Math.min(maxBytes, HEAD_READ_BYTES));
+      let length = 0;
+      for (;;) {
+        const { bytesRead } = await handle.read(bytes, length, bytes.length - length, length);
+        // Searching from 2 bytes back finds a blank line split between two reads.
+        const end = headerEnd(bytes.subarray(Math.max(0, length - 2), length + bytesRead));
+        if (end >= 0) return bytes.subarray(0, Math.max(0, length - 2) + end);
+        length += bytesRead;
+        if (bytesRead === 0 || length >= maxBytes) return bytes.subarray(0, length);
+        if (length === bytes.length) {
+          const grown = new Uint8Array(Math.min(maxBytes, bytes.length * 4));
+          grown.set(bytes);
+          bytes = grown;
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
   async exists(key: string): Promise<boolean> {
     try {
       return (await stat(this.pathOf(key))).isFile();
@@ -336,6 +369,9 @@ export class FsBlobStore implements BlobStore {
 }
 
 const execFileAsync = promisify(execFile);
+
+/** The first read of a header block: most fit in it. */
+const HEAD_READ_BYTES = 16 * 1024;
 
 /** Below this many files a flush fsyncs them one by one (cheaper than a process spawn). */
 const SYNCFS_MIN_FILES = 8;
