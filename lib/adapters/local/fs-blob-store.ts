@@ -180,6 +180,11 @@ export class FsBlobStore implements BlobStore {
   }
 
   async get(key: string): Promise<Readable> {
+    return (await this.openBlob(key)).createReadStream();
+  }
+
+  /** Opens the blob's file for reading; rejects with `BlobNotFoundError` when there is none. */
+  private async openBlob(key: string): Promise<FileHandle> {
     const path = this.pathOf(key);
     let handle: FileHandle;
     try {
@@ -195,20 +200,12 @@ export class FsBlobStore implements BlobStore {
       await handle.close();
       throw error;
     }
-    return handle.createReadStream();
+    return handle;
   }
 
   async getHead(key: string, maxBytes: number): Promise<Uint8Array> {
-    const path = this.pathOf(key);
-    let handle: FileHandle;
+    const handle = await this.openBlob(key);
     try {
-      handle = await open(path, 'r');
-    } catch (error) {
-      if (isMissing(error)) throw new BlobNotFoundError(key, { cause: error });
-      throw error;
-    }
-    try {
-      if (!(await handle.stat()).isFile()) throw new BlobNotFoundError(key);
       // Most header blocks fit the first read; a longer one is read on, never past maxBytes.
       let bytes = new Uint8Array(Math.min(maxBytes, HEAD_READ_BYTES));
       let length = 0;
