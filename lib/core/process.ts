@@ -19,6 +19,7 @@ import type { Logger, PostroomEvent } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
 import { DEFAULT_PARSE_LIMITS, type ParsedMessage, parseMessage, toRuleInput } from '../rules/message.ts';
 import { contentNeeded, evaluate, type PlannedAction } from '../rules/planner.ts';
+import { forEachLimited } from '../work-pool.ts';
 import { applyImapActions } from './imap-actions.ts';
 import { emitEvents, runOutward, toEvent } from './outward-actions.ts';
 import {
@@ -66,16 +67,21 @@ export async function processBatch(
     spent: () =>
       options.signal?.aborted === true || (options.deadline !== undefined && Date.now() >= options.deadline),
   };
-  const works: Work[] = [];
-  for (const item of batch) {
-    if (budget.spent()) {
-      const work = newWork(item);
-      fail(work, outOfTime());
-      works.push(work);
-      continue;
-    }
-    works.push(await plan(deps, item, logger));
-  }
+  // Planning reads blobs: several messages at once, so one's file or S3 read overlaps another's parse.
+  const works: Work[] = new Array(batch.length);
+  await forEachLimited(
+    batch.map((item, index) => ({ item, index })),
+    PLAN_CONCURRENCY,
+    async ({ item, index }) => {
+      if (budget.spent()) {
+        const work = newWork(item);
+        fail(work, outOfTime());
+        works[index] = work;
+        return;
+      }
+      works[index] = await plan(deps, item, logger);
+    },
+  );
   await skipDone(deps, works, logger);
 
   // IMAP actions, grouped per account: one session per account per batch.
@@ -136,6 +142,9 @@ export async function processBatch(
     actions,
   };
 }
+
+/** Messages planned at once: their blob reads overlap; parsing stays bounded by the parse limits of each. */
+const PLAN_CONCURRENCY = 4;
 
 /** Whether a done message's server-side actions found it missing from the server. */
 export function isGone(item: ItemResult): boolean {
