@@ -54,6 +54,14 @@ export interface BlobStore {
   put(key: string, body: Readable | HeldBytes, options?: PutBlobOptions): Promise<BlobLocation>;
   /** Streams the blob back; rejects with `BlobNotFoundError` when there is none. */
   get(key: string): Promise<Readable>;
+  /**
+   * A stored message's header block: its bytes up to and including the blank
+   * line that ends the header, read no further than that (and at most
+   * `maxBytes`: a longer header comes back cut there; a message without a
+   * body, whole). Rejects with `BlobNotFoundError` when there is none.
+   * Optional: without it callers read `get` until the blank line.
+   */
+  getHead?(key: string, maxBytes: number): Promise<Uint8Array>;
   exists(key: string): Promise<boolean>;
   /**
    * Makes every blob put so far durable, where puts alone do not (the local
@@ -88,6 +96,12 @@ export interface QueueConsumer {
   receive(max: number, visibilityTimeoutMs?: number): Promise<ReceivedMessage[]>;
   /** Deletes a processed message. */
   ack(receipt: string): Promise<void>;
+  /**
+   * `ack` for many in one write (locally one commit). The ones it can delete
+   * are deleted even when another receipt is stale, which it then throws for.
+   * Optional: without it callers ack one by one.
+   */
+  ackAll?(receipts: readonly string[]): Promise<void>;
   /**
    * Makes a failed message visible again, or moves it to the dead-letter store
    * with `reason` once it has been received `maxReceives` times.
@@ -184,6 +198,18 @@ export interface DeliveryLog {
 export interface IdempotencyStore {
   isDone(key: string): Promise<boolean>;
   markDone(key: string, ttlSeconds?: number): Promise<void>;
+  /**
+   * Marks every key done in as few writes as the store allows (locally one
+   * commit; DynamoDB BatchWriteItem, 25 a call). Throws when it cannot tell
+   * that every key was recorded; some may have been. Optional: without it
+   * callers mark keys one by one.
+   */
+  markAllDone?(keys: readonly string[], ttlSeconds?: number): Promise<void>;
+  /**
+   * The subset of `keys` that is done, in as few reads as the store allows
+   * (DynamoDB BatchGetItem, 100 a call). Optional: without it callers ask `isDone`.
+   */
+  doneAmong?(keys: readonly string[]): Promise<Set<string>>;
 }
 
 /** An event for `emit` actions (DESIGN.md, "Event"). */

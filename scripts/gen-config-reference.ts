@@ -62,6 +62,7 @@ const SECTIONS: Section[] = [
   { title: '`store` with `kind: local`', label: 'local store', schema: configModule.localStoreSchema },
   { title: '`store` with `kind: aws`', label: 'AWS store', schema: configModule.awsStoreSchema },
   { title: '`ingest`', label: 'ingest settings', schema: configModule.ingestSchema },
+  { title: '`process`', label: 'process settings', schema: configModule.processSchema },
   { title: '`aws`', label: 'deployment settings', schema: configModule.awsDeploySchema },
   { title: '`rules[]`', label: 'rule', schema: rulesModule.ruleSchema },
   { title: 'Conditions: `rules[].when`', label: 'condition', schema: rulesModule.conditionSchema },

@@ -218,6 +218,16 @@ export const ingestSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(256).default(16),
 });
 
+/** Tuning for the local processor (`postroom process`, `run`); in AWS see `aws.processor`. */
+export const processSchema = z.strictObject({
+  /**
+   * Queued messages taken per batch: one IMAP command per (mailbox, action,
+   * target) covers the whole batch, and its records and acks are one commit
+   * each. `postroom process --batch-size` overrides it. @default 500
+   */
+  batchMessages: z.number().int().min(1).max(10_000).default(500),
+});
+
 /** Deployment settings read by the CDK app (`infra/`); ignored on one machine. */
 export const awsDeploySchema = z.strictObject({
   /** Expire raw messages (and saved attachments) after this many days; kept forever when unset. */
@@ -275,6 +285,7 @@ export const configSchema = z
       largeMessageBytes: 4 * 1024 * 1024,
       concurrency: 16,
     }),
+    process: processSchema.default({ batchMessages: 500 }),
     rules: rulesSchema.default([]),
     aws: awsDeploySchema.optional(),
   })
@@ -303,5 +314,6 @@ export type MailboxEntry = z.infer<typeof mailboxEntrySchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
 export type AwsDeployConfig = z.infer<typeof awsDeploySchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
+export type ProcessConfig = z.infer<typeof processSchema>;
 export type PostroomConfig = z.infer<typeof configSchema>;
 export type StartPolicy = z.infer<typeof startSchema>;

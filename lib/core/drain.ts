@@ -15,7 +15,11 @@ export interface DrainDependencies extends ProcessDependencies {
 }
 
 export interface DrainOptions {
-  /** Messages per batch (one IMAP session per account per batch). @default 50 */
+  /**
+   * Messages per batch: the most one receive takes. Each batch is one command
+   * per (mailbox, action, target) and one commit of its records and of its acks.
+   * @default 500 (config `process.batchMessages`)
+   */
   batchSize?: number;
   /** Stops between batches when aborted: the batch in flight is finished and acked. */
   signal?: AbortSignal;
@@ -38,10 +42,13 @@ export interface DrainResult {
   actions: Record<string, number>;
 }
 
+/** Messages per batch when the caller gives none (the config's `process.batchMessages` default). */
+export const DEFAULT_BATCH_MESSAGES = 500;
+
 /** Receives, processes, acks or releases until the queue has nothing visible. */
 export async function drainQueue(deps: DrainDependencies, options: DrainOptions = {}): Promise<DrainResult> {
   const { consumer } = deps;
-  const batchSize = options.batchSize ?? 50;
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_MESSAGES;
   const visibilityMs = options.visibilityTimeoutMs ?? 5 * 60_000;
   const total: DrainResult = { processed: 0, failed: 0, gone: 0, actions: {} };
   // Failed messages are released only when the run ends: released at once, they
@@ -59,10 +66,13 @@ export async function drainQueue(deps: DrainDependencies, options: DrainOptions 
         receiveCount: r.receiveCount,
       }));
       const result = await processBatch(deps, items);
+      const done: string[] = [];
       for (const item of result.items) {
-        if (item.status === 'done') await consumer.ack(item.id);
+        if (item.status === 'done') done.push(item.id);
         else failed.push({ receipt: item.id, reason: item.error?.message ?? 'failed' });
       }
+      if (consumer.ackAll) await consumer.ackAll(done);
+      else for (const receipt of done) await consumer.ack(receipt);
       total.processed += result.processed;
       total.failed += result.failed;
       total.gone += result.gone;

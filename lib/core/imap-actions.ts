@@ -13,6 +13,8 @@ import {
   type ActionStatus,
   type Budget,
   complete,
+  completeAll,
+  type Entry,
   fail,
   groupBy,
   groupKey,
@@ -117,12 +119,12 @@ async function applyInMailbox(
     // Deleted (or renamed) since the poll: its messages are gone from where the
     // queue says they are. Retrying would only dead-letter them later.
     logger.warn('mailbox no longer exists; its messages are reported gone', { mailbox });
-    for (const work of works) {
-      if (work.result.status === 'failed') continue;
-      for (const action of work.pending.filter((a) => IMAP_KINDS.has(a.kind))) {
-        await complete(deps, work, action, 'gone', `mailbox ${mailbox} no longer exists`);
-      }
-    }
+    await completeAll(
+      deps,
+      imapEntries(works.filter((w) => w.result.status !== 'failed')),
+      'gone',
+      `mailbox ${mailbox} no longer exists`,
+    );
     return;
   }
   // A UID of a previous incarnation of the mailbox could name another message now:
@@ -132,29 +134,27 @@ async function applyInMailbox(
   );
   if (stale.length > 0) await relocate(session, stale);
   const live: Work[] = [];
+  const lost: Work[] = [];
   for (const work of works) {
     if (work.item.message.uidValidity === state.uidValidity || work.result.currentUid !== undefined) {
       live.push(work);
-      continue;
-    }
-    if (work.result.status === 'failed') continue;
-    for (const action of work.pending.filter((a) => IMAP_KINDS.has(a.kind))) {
-      await complete(
-        deps,
-        work,
-        action,
-        'stale',
-        `UIDVALIDITY is now ${state.uidValidity}; not found there by Message-ID, date and size`,
-      );
+    } else if (work.result.status !== 'failed') {
+      lost.push(work);
     }
   }
+  await completeAll(
+    deps,
+    imapEntries(lost),
+    'stale',
+    `UIDVALIDITY is now ${state.uidValidity}; not found there by Message-ID, date and size`,
+  );
   const existing = new Set(live.length > 0 ? await session.existingUids(live.map((w) => w.uid)) : []);
-  for (const work of live) {
-    if (existing.has(work.uid)) continue;
-    for (const action of work.pending.filter((a) => IMAP_KINDS.has(a.kind))) {
-      await complete(deps, work, action, 'gone', 'no longer in the mailbox');
-    }
-  }
+  await completeAll(
+    deps,
+    imapEntries(live.filter((w) => !existing.has(w.uid))),
+    'gone',
+    'no longer in the mailbox',
+  );
 
   // A copy or move into the mailbox the message is in would give it a new UID
   // there, which the next poll delivers again, and the rule fires again: a loop.
@@ -171,10 +171,7 @@ async function applyInMailbox(
 
   for (const phase of PHASES) {
     // One command per (action, target or flags) over the UID set.
-    const groups = new Map<
-      string,
-      { action: PlannedAction; entries: { work: Work; action: PlannedAction }[] }
-    >();
+    const groups = new Map<string, { action: PlannedAction; entries: Entry[] }>();
     for (const work of live) {
       if (!existing.has(work.uid)) continue;
       for (const action of work.pending) {
@@ -210,21 +207,8 @@ async function applyInMailbox(
           uids,
         });
       }
-      // The server did it for every UID; a record that fails fails only its own message
-      // (redelivered, it finds the effect: the copy by Message-ID, the moved UID gone).
-      for (const entry of entries) {
-        try {
-          await complete(deps, entry.work, entry.action, outcome.status, outcome.note);
-        } catch (error) {
-          report(
-            entry.work,
-            entry.action,
-            'failed',
-            `done, but not recorded: ${describeError(error).message}`,
-          );
-          fail(entry.work, error);
-        }
-      }
+      // The server did it for every UID: their records go up together.
+      await completeAll(deps, entries, outcome.status, outcome.note);
     }
   }
 }
@@ -327,6 +311,13 @@ async function folderPath(
   }
   cache.set(key, path);
   return path;
+}
+
+/** The server-side actions still pending for these messages. */
+function imapEntries(works: readonly Work[]): Entry[] {
+  return works.flatMap((work) =>
+    work.pending.filter((a) => IMAP_KINDS.has(a.kind)).map((action) => ({ work, action })),
+  );
 }
 
 function targetKey(target: FolderRef): string {

@@ -157,6 +157,49 @@ export async function complete(
   settle(work, action, status, note);
 }
 
+/** One action of one message, as batches group them. */
+export interface Entry {
+  work: Work;
+  action: PlannedAction;
+}
+
+/**
+ * `complete` for many actions with one outcome, recorded together
+ * (`markAllDone`: one commit, or BatchWriteItem). Call it only once the
+ * actions are done. When the batched write fails, each record is tried on its
+ * own, so a record that fails fails only its own message (redelivered, it
+ * finds the effect: the copy by Message-ID, the moved UID gone).
+ */
+export async function completeAll(
+  deps: Pick<ProcessDependencies, 'idempotency' | 'idempotencyTtlSeconds'>,
+  entries: readonly Entry[],
+  status: ActionStatus,
+  note?: string,
+): Promise<void> {
+  if (entries.length === 0) return;
+  const { idempotency } = deps;
+  if (idempotency.markAllDone && entries.length > 1) {
+    try {
+      await idempotency.markAllDone(
+        entries.map((e) => idempotencyKey(e.work.item.message, e.action)),
+        ttlSeconds(deps),
+      );
+      for (const e of entries) settle(e.work, e.action, status, note);
+      return;
+    } catch {
+      // Some may be recorded, some not: one by one below tells which.
+    }
+  }
+  for (const { work, action } of entries) {
+    try {
+      await complete(deps, work, action, status, note);
+    } catch (error) {
+      report(work, action, 'failed', `done, but not recorded: ${describeError(error).message}`);
+      fail(work, error);
+    }
+  }
+}
+
 /** Reports a recorded action and takes it off the pending list. */
 export function settle(work: Work, action: PlannedAction, status: ActionStatus, note?: string): void {
   report(work, action, status, note);

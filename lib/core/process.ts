@@ -17,8 +17,9 @@
 import { describeError, isPostroomError, PostroomError } from '../errors.ts';
 import type { Logger, PostroomEvent } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
-import { type ParsedMessage, parseMessage, toRuleInput } from '../rules/message.ts';
-import { evaluate, needsBody, type PlannedAction } from '../rules/planner.ts';
+import { DEFAULT_PARSE_LIMITS, type ParsedMessage, parseMessage, toRuleInput } from '../rules/message.ts';
+import { contentNeeded, evaluate, type PlannedAction } from '../rules/planner.ts';
+import { forEachLimited } from '../work-pool.ts';
 import { applyImapActions } from './imap-actions.ts';
 import { emitEvents, runOutward, toEvent } from './outward-actions.ts';
 import {
@@ -67,16 +68,22 @@ export async function processBatch(
     spent: () =>
       options.signal?.aborted === true || (options.deadline !== undefined && Date.now() >= options.deadline),
   };
-  const works: Work[] = [];
-  for (const item of batch) {
-    if (budget.spent()) {
-      const work = newWork(item);
-      fail(work, outOfTime());
-      works.push(work);
-      continue;
-    }
-    works.push(await plan(deps, item, logger));
-  }
+  // Planning reads blobs: several messages at once, so one's file or S3 read overlaps another's parse.
+  const works: Work[] = new Array(batch.length);
+  await forEachLimited(
+    batch.map((item, index) => ({ item, index })),
+    PLAN_CONCURRENCY,
+    async ({ item, index }) => {
+      if (budget.spent()) {
+        const work = newWork(item);
+        fail(work, outOfTime());
+        works[index] = work;
+        return;
+      }
+      works[index] = await plan(deps, item, logger);
+    },
+  );
+  await skipDone(deps, works, logger);
 
   // IMAP actions, grouped per account: one session per account per batch.
   const byAccount = groupBy(
@@ -148,6 +155,9 @@ export async function processBatch(
   };
 }
 
+/** Messages planned at once: their blob reads overlap; parsing stays bounded by the parse limits of each. */
+const PLAN_CONCURRENCY = 4;
+
 /** Whether a done message's server-side actions found it missing from the server. */
 export function isGone(item: ItemResult): boolean {
   return item.actions.some((a) => a.status === 'gone' || a.status === 'stale');
@@ -184,16 +194,29 @@ export async function plan(
   try {
     const scope = { account: message.account, mailbox: message.mailbox };
     let parsed: ParsedMessage | undefined;
-    if (needsBody(deps.rules, scope)) {
+    // Header rules read the header block only; without a store that can, the whole message.
+    const needed = contentNeeded(deps.rules, scope);
+    const level = needed === 'header' && !deps.blobs.getHead ? 'body' : needed;
+    if (level !== 'none') {
       try {
-        parsed = await parseMessage(await deps.blobs.get(message.blob.key));
+        const raw =
+          level === 'header'
+            ? await deps.blobs.getHead!(message.blob.key, DEFAULT_PARSE_LIMITS.maxHeaderBytes)
+            : await deps.blobs.get(message.blob.key);
+        parsed = await parseMessage(raw);
       } catch (error) {
         // A message the parser rejects still gets the envelope-level rules.
         if (isPostroomError(error) && error.code === 'BLOB_NOT_FOUND') throw error;
         result.warnings.push(`message could not be parsed: ${describeError(error).message}`);
       }
     }
-    const evaluation = evaluate(toRuleInput(message, parsed), deps.rules, scope, {
+    const input = toRuleInput(message, parsed);
+    if (level === 'header') {
+      // Parsed from the header block: the body and attachments were not read, so they are unknown.
+      delete input.text;
+      delete input.attachments;
+    }
+    const evaluation = evaluate(input, deps.rules, scope, {
       ...(deps.now ? { now: deps.now() } : {}),
     });
     result.matched = evaluation.matched;
@@ -208,19 +231,53 @@ export async function plan(
         warnings: result.warnings,
       });
     }
-    for (const action of evaluation.actions) {
-      if (await deps.idempotency.isDone(idempotencyKey(message, action))) {
-        report(work, action, 'already-done');
-      } else {
-        work.pending.push(action);
-      }
-    }
+    // Which of these are already done is asked for the whole batch at once (`skipDone`).
+    work.pending.push(...evaluation.actions);
     if (parsed) work.parsed = parsed;
   } catch (error) {
     logger.warn('message could not be planned', { uid: message.uid, ...describeError(error) });
     fail(work, error);
   }
   return work;
+}
+
+/**
+ * Takes the actions a redelivered message already completed off its pending
+ * list, reported `already-done`: one look-up for the batch where the store
+ * has one (`doneAmong`), else one per action.
+ */
+async function skipDone(
+  deps: Pick<ProcessDependencies, 'idempotency'>,
+  works: readonly Work[],
+  logger: Logger,
+): Promise<void> {
+  const planned = works.filter((w) => w.result.status !== 'failed' && w.pending.length > 0);
+  const keyed = planned.map((work) => ({
+    work,
+    keys: work.pending.map((action) => idempotencyKey(work.item.message, action)),
+  }));
+  let done: Set<string>;
+  try {
+    const keys = keyed.flatMap((k) => k.keys);
+    const { idempotency } = deps;
+    if (idempotency.doneAmong) done = await idempotency.doneAmong(keys);
+    else {
+      done = new Set();
+      for (const key of keys) if (await idempotency.isDone(key)) done.add(key);
+    }
+  } catch (error) {
+    logger.warn('could not read the idempotency records; the batch stays queued', describeError(error));
+    for (const work of planned) fail(work, error);
+    return;
+  }
+  for (const { work, keys } of keyed) {
+    const actions = work.pending;
+    work.pending = [];
+    actions.forEach((action, i) => {
+      if (done.has(keys[i]!)) report(work, action, 'already-done');
+      else work.pending.push(action);
+    });
+  }
 }
 
 function newWork(item: BatchItem): Work {

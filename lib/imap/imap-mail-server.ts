@@ -20,7 +20,7 @@ import { removeMessages } from './commands/expunge.ts';
 import { fetchSources } from './commands/fetch-bodies.ts';
 import { fetchMeta } from './commands/fetch-meta.ts';
 import { findByMessageId } from './commands/find-by-message-id.ts';
-import { ensureMailbox, resolveFolder } from './commands/folders.ts';
+import { ensureMailbox, FolderDirectory, resolveFolder } from './commands/folders.ts';
 import { storeLabels } from './commands/gmail-labels.ts';
 import { existingUids, searchNewerThan, searchSince } from './commands/search.ts';
 import { openMailbox } from './commands/select.ts';
@@ -34,6 +34,8 @@ export type { CopyResult } from './commands/copy-move.ts';
 /** One authenticated session. Create with `connectMailServer`. */
 export class ImapMailServer implements MailServer {
   readonly session: ImapSession;
+  /** What LIST said, for the session's life: folders are resolved once, however many batches use it. */
+  private readonly folders = new FolderDirectory();
 
   constructor(session: ImapSession) {
     this.session = session;
@@ -135,11 +137,11 @@ export class ImapMailServer implements MailServer {
 
   /** `UID COPY`, with the UIDs the copies got when the server says (COPYUID, RFC 4315). */
   copyWithUids(uids: number[], path: ServerPath): Promise<CopyResult> {
-    return this.turn(() => copyMessages(this.session, uids, path));
+    return this.turn(() => this.intoFolder(() => copyMessages(this.session, uids, path)));
   }
 
   move(uids: number[], path: ServerPath): Promise<RemovalOutcome & CopyResult> {
-    return this.turn(() => moveMessages(this.session, uids, path));
+    return this.turn(() => this.intoFolder(() => moveMessages(this.session, uids, path)));
   }
 
   /** `\Deleted` + `UID EXPUNGE` of exactly these UIDs (method `expunge`); without UIDPLUS only `\Deleted`. */
@@ -151,16 +153,26 @@ export class ImapMailServer implements MailServer {
   }
 
   resolveFolder(target: FolderRef, options: { create: boolean }): Promise<ServerPath | undefined> {
-    return this.turn(() => resolveFolder(this.session, target, options));
+    return this.turn(() => resolveFolder(this.session, this.folders, target, options));
   }
 
   /** Creates the logical mailbox (and its parents) unless it exists; returns its server path. */
   ensureMailbox(name: string): Promise<{ path: ServerPath; created: boolean }> {
-    return this.turn(() => ensureMailbox(this.session, name));
+    return this.turn(() => ensureMailbox(this.session, this.folders, name));
   }
 
   logout(): Promise<void> {
     return this.session.logout();
+  }
+
+  /** A COPY or MOVE that failed may have found its target deleted since LIST: list again next time. */
+  private async intoFolder<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      this.folders.forget();
+      throw error;
+    }
   }
 
   private turn<T>(fn: () => Promise<T>): Promise<T> {

@@ -12,6 +12,7 @@ import addressparser, { type Address as ParsedAddress } from 'nodemailer/lib/add
 import { joinHeld } from '../held-bytes.ts';
 import type { Address, Envelope, HeldBytes } from '../ports.ts';
 import { decodeWords, rawToText } from '../rules/encoded-words.ts';
+import { headerEnd } from './header-end.ts';
 
 /** Headers longer than this are cut here: the fields that matter come early, and memory stays bounded. */
 export const MAX_HEADER_BYTES = 256 * 1024;
@@ -21,23 +22,11 @@ export interface HeaderFacts {
   envelope: Envelope;
 }
 
+export { headerEnd } from './header-end.ts';
+
 const WANTED = new Set(['subject', 'from', 'to', 'cc', 'date', 'message-id']);
 /** Fields whose repeats add up (the rest: the first counts). */
 const LIST_FIELDS = new Set(['to', 'cc']);
-
-/**
- * Where the header block ends (the offset of the blank line's end), or -1 when
- * the bytes hold no blank line. Bare-LF messages are accepted as servers keep them.
- */
-export function headerEnd(bytes: Uint8Array, limit = bytes.length): number {
-  const end = Math.min(limit, bytes.length);
-  for (let i = 0; i < end; i++) {
-    if (bytes[i] !== 0x0a) continue;
-    if (bytes[i + 1] === 0x0a) return i + 2;
-    if (bytes[i + 1] === 0x0d && bytes[i + 2] === 0x0a) return i + 3;
-  }
-  return -1;
-}
 
 /**
  * The header block of a whole message (all of it when there is no body), cut

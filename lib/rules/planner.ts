@@ -23,7 +23,7 @@
 import { plannedLabels } from './gmail-labels.ts';
 import { compileCondition, conditionNeedsBody, type Truth } from './matcher.ts';
 import type { RuleInput } from './message.ts';
-import type { FolderTargetConfig, Rule, RuleSecretRef, SpecialUse } from './schema.ts';
+import type { Condition, FolderTargetConfig, Rule, RuleSecretRef, SpecialUse } from './schema.ts';
 import { LowerCache } from './string-match.ts';
 
 /** A folder to copy or move to: a logical path (`/`-separated) or a special-use mailbox (RFC 6154). */
@@ -119,6 +119,49 @@ export function needsBody(rules: readonly Rule[], scope?: RuleScope): boolean {
       rule.when !== undefined &&
       conditionNeedsBody(rule.when),
   );
+}
+
+/** How much of the raw message the rules need: none (the envelope suffices), its header block, or all of it. */
+export type ContentNeeded = 'none' | 'header' | 'body';
+
+/** Condition keys answered by the header block alone. */
+const HEADER_KEYS = new Set<string>(['recipient', 'header', 'autoReply', 'bulk', 'list']);
+
+/**
+ * What the enabled rules (in `scope`, when given) need of the raw message:
+ * `header` when every condition beyond the envelope reads header fields only
+ * (`header`, `recipient`, `list`, `bulk`, `autoReply`), `body` when any reads
+ * the body or the attachments, `none` when the envelope answers them all.
+ */
+export function contentNeeded(rules: readonly Rule[], scope?: RuleScope): ContentNeeded {
+  let needed: ContentNeeded = 'none';
+  for (const rule of rules) {
+    if (rule.enabled === false || (scope && !ruleApplies(rule, scope)) || rule.when === undefined) continue;
+    const level = conditionContent(rule.when);
+    if (level === 'body') return 'body';
+    if (level === 'header') needed = 'header';
+  }
+  return needed;
+}
+
+function conditionContent(condition: Condition): ContentNeeded {
+  let needed: ContentNeeded = 'none';
+  for (const [key, value] of Object.entries(condition)) {
+    if (value === undefined) continue;
+    let level: ContentNeeded;
+    if (key === 'all' || key === 'any') level = maxContent((value as Condition[]).map(conditionContent));
+    else if (key === 'not') level = conditionContent(value as Condition);
+    else if (HEADER_KEYS.has(key)) level = 'header';
+    // Anything else beyond the envelope (the body, attachments, keys added later) needs the whole message.
+    else level = conditionNeedsBody({ [key]: value } as Condition) ? 'body' : 'none';
+    if (level === 'body') return 'body';
+    if (level === 'header') needed = 'header';
+  }
+  return needed;
+}
+
+function maxContent(levels: ContentNeeded[]): ContentNeeded {
+  return levels.includes('body') ? 'body' : levels.includes('header') ? 'header' : 'none';
 }
 
 /**

@@ -166,9 +166,12 @@ export async function createProcessHarness(options: ProcessHarnessOptions): Prom
         account,
         ingest: config.ingest,
       }),
-    drain: async (batchSize = 50) => {
+    drain: async (batchSize) => {
       const results: ProcessResult[] = [];
-      await drainQueue(runtime.drainDependencies(), { batchSize, onBatch: (result) => results.push(result) });
+      await drainQueue(runtime.drainDependencies(), {
+        ...(batchSize !== undefined ? { batchSize } : {}),
+        onBatch: (result) => results.push(result),
+      });
       return results;
     },
     receive: async (max = 100) => {

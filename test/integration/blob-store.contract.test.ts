@@ -4,7 +4,7 @@
  * no client passed, the endpoint from `AWS_ENDPOINT_URL_S3`.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,12 @@ import { createBucket, type Emulator, startS3Emulator, useEmulatorEnv } from '..
 import { deadProcess, killLiving, livingProcess } from '../helpers/processes.ts';
 
 const MiB = 1024 * 1024;
+
+/** A message whose 1 KB header sits on a 5 MB body: what a head read must not read. */
+function bigBodyMessage(): { header: string; raw: Uint8Array } {
+  const header = `From: a@b.example\r\nSubject: big\r\n${'X-Pad: p\r\n'.repeat(90)}\r\n`;
+  return { header, raw: new Uint8Array(Buffer.from(header + 'b'.repeat(5 * MiB))) };
+}
 
 interface Subject {
   name: string;
@@ -199,6 +205,47 @@ describe.each(subjects)('BlobStore contract: $name', (subject) => {
     expect((await readAll(await store.get(key(4)))).toString()).toBe('complete message');
   });
 
+  it('reads a header block up to its blank line, in one read or several', async () => {
+    // Prepare: a short header over a 2 MB body; a 100 KB header; bare LF; no body; exactly one first read long.
+    const body = 'x'.repeat(76).concat('\r\n').repeat(26_000);
+    const short = 'From: a@b.example\r\nSubject: hi\r\n\r\n';
+    const long = `${Array.from({ length: 1_000 }, (_, i) => `X-Trace-${i}: ${'t'.repeat(90)}\r\n`).join('')}\r\n`;
+    const bareLf = 'From: a@b.example\nSubject: lf\n\n';
+    const headerOnly = 'From: a@b.example\r\nSubject: no body\r\n';
+    await store.put(key(11), new Uint8Array(Buffer.from(short + body)));
+    await store.put(key(12), new Uint8Array(Buffer.from(long + body)));
+    await store.put(key(13), new Uint8Array(Buffer.from(`${bareLf}body\n`)));
+    await store.put(key(14), new Uint8Array(Buffer.from(headerOnly)));
+    const firstRead = `X-Fill: ${'f'.repeat(16 * 1024 - 10)}\r\n`;
+    await store.put(key(15), new Uint8Array(Buffer.from(firstRead)));
+
+    // Act
+    const heads = await Promise.all([11, 12, 13, 14, 15].map((uid) => store.getHead!(key(uid), 256 * 1024)));
+
+    // Assess
+    expect(heads.map((h) => Buffer.from(h).toString())).toEqual([short, long, bareLf, headerOnly, firstRead]);
+  });
+
+  it('cuts a header block longer than the limit at the limit', async () => {
+    // Prepare
+    const header = Array.from({ length: 400 }, (_, i) => `X-Long-${i}: ${'v'.repeat(200)}\r\n`).join('');
+    await store.put(key(16), new Uint8Array(Buffer.from(`${header}\r\nbody`)));
+
+    // Act
+    const head = await store.getHead!(key(16), 40_000);
+
+    // Assess
+    expect(Buffer.from(head).equals(Buffer.from(header).subarray(0, 40_000))).toBe(true);
+  });
+
+  it('rejects a head read of a missing key with BlobNotFoundError', async () => {
+    // Act
+    const head = store.getHead!(key(998), 1024);
+
+    // Assess
+    await expect(head).rejects.toBeInstanceOf(BlobNotFoundError);
+  });
+
   it('rejects get of a missing key with BlobNotFoundError', async () => {
     // Act
     const get = store.get(key(999));
@@ -249,6 +296,38 @@ describe('FsBlobStore', () => {
   afterAll(async () => {
     await killLiving();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("reads a header block without reading the message's body", async () => {
+    // Prepare: count the bytes every file handle reads.
+    const store = new FsBlobStore(dir);
+    const { header, raw } = bigBodyMessage();
+    await store.put('head/1.eml', raw);
+    const probe = await open(join(dir, 'head/1.eml'), 'r');
+    const handles = Object.getPrototypeOf(probe) as {
+      read: (...args: unknown[]) => Promise<{ bytesRead: number }>;
+    };
+    await probe.close();
+    const original = handles.read;
+    let bytesRead = 0;
+    handles.read = async function (this: unknown, ...args: unknown[]) {
+      const result = await original.apply(this, args);
+      bytesRead += result.bytesRead;
+      return result;
+    };
+
+    // Act
+    let head: Uint8Array;
+    try {
+      head = await store.getHead('head/1.eml', 256 * 1024);
+    } finally {
+      handles.read = original;
+    }
+
+    // Assess
+    expect(Buffer.from(head).toString()).toBe(header);
+    expect(bytesRead).toBeGreaterThanOrEqual(header.length);
+    expect(bytesRead).toBeLessThanOrEqual(16 * 1024);
   });
 
   it.each(['../outside.eml', 'raw/../../outside.eml', '/etc/passwd', 'raw//1.eml', 'raw/./1.eml', ''])(
@@ -527,6 +606,34 @@ describe('S3BlobStore', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it("reads a header block with one ranged GET, not the message's body", async () => {
+    // Prepare: count the body bytes of every answer.
+    const bucket = `postroom-${randomUUID()}`;
+    await createBucket(endpoint, bucket);
+    const store = new S3BlobStore({ bucket });
+    const { header, raw } = bigBodyMessage();
+    await store.put(key(1), raw);
+    const ranges: (string | undefined)[] = [];
+    let bytes = 0;
+    store.client.middlewareStack.add(
+      (next) => async (args) => {
+        ranges.push((args.input as { Range?: string }).Range);
+        const result = await next(args);
+        bytes += Number((result.output as { ContentLength?: number }).ContentLength ?? 0);
+        return result;
+      },
+      { step: 'initialize', name: 'countHeadBytes' },
+    );
+
+    // Act
+    const head = await store.getHead(key(1), 256 * 1024);
+
+    // Assess
+    expect(Buffer.from(head).toString()).toBe(header);
+    expect(ranges).toEqual(['bytes=0-16383']);
+    expect(bytes).toBe(16 * 1024);
   });
 
   it('stores a .eml blob as message/rfc822', async () => {

@@ -652,6 +652,39 @@ describe.each(backends)('IdempotencyStore ($name)', (backend) => {
     // Assess
     await expect(marking).rejects.toThrow(RangeError);
   });
+
+  it("marks a batch's keys done together and finds exactly those among others", async () => {
+    // Prepare: more than one BatchWriteItem (25) and one BatchGetItem (100), a repeated key, a long one.
+    const store = backend.idempotency(manualClock());
+    const prefix = unique('batch');
+    const marked = Array.from({ length: 130 }, (_, i) => `${prefix}#${i}#flag`);
+    marked.push(`${prefix}|${'rule/'.repeat(600)}`);
+    const others = Array.from({ length: 40 }, (_, i) => `${prefix}#${i}#move`);
+
+    // Act
+    await store.markAllDone!([...marked, marked[0]!], 60);
+    const done = await store.doneAmong!([...others, ...marked]);
+
+    // Assess
+    expect(done).toEqual(new Set(marked));
+    for (const key of [marked[0]!, marked[129]!, marked[130]!]) expect(await store.isDone(key)).toBe(true);
+    expect(await store.isDone(others[0]!)).toBe(false);
+  });
+
+  it('counts expired batch records as not done', async () => {
+    // Prepare
+    const clock = manualClock();
+    const store = backend.idempotency(clock);
+    const keys = [unique('msg'), unique('msg')];
+    await store.markAllDone!(keys, 60);
+
+    // Act
+    clock.advance(60_000);
+    const done = await store.doneAmong!(keys);
+
+    // Assess
+    expect(done.size).toBe(0);
+  });
 });
 
 describe('DynamoDB state stores', () => {
@@ -722,6 +755,34 @@ describe('DynamoDB state stores', () => {
 
     // Assess
     await expect(recording).rejects.toSatisfy(
+      (error) => error instanceof PostroomError && error.code === 'STATE_STORE_INCOMPLETE' && error.retryable,
+    );
+  });
+
+  it('retries idempotency records DynamoDB left unprocessed until every one is written and found', async () => {
+    // Prepare
+    const store = new DynamoIdempotencyStore({ client: throttledClient(7), tableName });
+    const keys = Array.from({ length: 60 }, () => unique('idem'));
+
+    // Act
+    await store.markAllDone(keys, 60);
+    const found = await store.doneAmong(keys);
+    const direct = new DynamoIdempotencyStore({ client: dynamoClient(), tableName });
+
+    // Assess
+    expect(found).toEqual(new Set(keys));
+    expect(await direct.doneAmong(keys)).toEqual(new Set(keys));
+  });
+
+  it('fails a batch of records with a retryable error when items stay unprocessed', async () => {
+    // Prepare
+    const store = new DynamoIdempotencyStore({ client: throttledClient(2), tableName, maxRetries: 0 });
+
+    // Act
+    const marking = store.markAllDone([unique('idem'), unique('idem'), unique('idem')]);
+
+    // Assess
+    await expect(marking).rejects.toSatisfy(
       (error) => error instanceof PostroomError && error.code === 'STATE_STORE_INCOMPLETE' && error.retryable,
     );
   });

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '#lib/config/load.ts';
 import { parseMessage, type RuleInput, toRuleInput } from '#lib/rules/message.ts';
-import { evaluate, needsBody } from '#lib/rules/planner.ts';
+import { contentNeeded, evaluate, needsBody } from '#lib/rules/planner.ts';
 import { type Rule, rulesSchema } from '#lib/rules/schema.ts';
 
 const scope = { account: 'home', mailbox: 'INBOX' };
@@ -300,5 +300,45 @@ describe('needsBody', () => {
     expect(needsBody(disabled)).toBe(false);
     expect(needsBody(elsewhere, scope)).toBe(false);
     expect(needsBody(elsewhere)).toBe(true);
+  });
+});
+
+describe('contentNeeded', () => {
+  it('asks for the header block when every content condition reads header fields only', () => {
+    for (const when of [
+      { recipient: 'x' },
+      { header: { name: 'X', exists: true } },
+      { autoReply: true },
+      { all: [{ bulk: true }, { subject: 's' }] },
+      { not: { any: [{ subject: 's' }, { all: [{ list: true }] }] } },
+    ]) {
+      const list = rules([
+        { name: 'h', when, do: [{ emit: 'x' }] },
+        { name: 'e', when: { from: 'a' }, do: [{ emit: 'x' }] },
+      ]);
+      expect(contentNeeded(list), JSON.stringify(when)).toBe('header');
+    }
+  });
+
+  it('asks for the whole message when any enabled rule in scope reads the body or attachments', () => {
+    for (const when of [
+      { body: 'x' },
+      { attachment: true },
+      { any: [{ header: { name: 'X', exists: true } }, { not: { body: 'y' } }] },
+    ]) {
+      const list = rules([
+        { name: 'h', when: { list: true }, do: [{ emit: 'x' }] },
+        { name: 'b', when, do: [{ emit: 'x' }] },
+      ]);
+      expect(contentNeeded(list), JSON.stringify(when)).toBe('body');
+    }
+    const elsewhere = rules([
+      { name: 'b', accounts: ['work'], when: { body: 'x' }, do: [{ emit: 'x' }] },
+      { name: 'h', when: { list: true }, do: [{ emit: 'x' }] },
+    ]);
+    expect(contentNeeded(elsewhere, scope)).toBe('header');
+    expect(contentNeeded(rules([{ name: 'e', when: { size: { over: 1 } }, do: [{ emit: 'x' }] }]))).toBe(
+      'none',
+    );
   });
 });

@@ -97,6 +97,25 @@ describe('SqliteQueue', () => {
     expect(queue.stats()).toEqual({ queued: 0, inFlight: 0, deadLetter: 0 });
   });
 
+  it('acks a batch in one go, deleting every message its receipts hold and refusing the stale one', async () => {
+    // Prepare: message 1's first receipt went stale (its visibility ran out and it was received again).
+    const queue = new SqliteQueue(db, { clock });
+    await queue.sendBatch([message(1), message(2), message(3)]);
+    const first = await queue.receive(3, 1_000);
+    now += 1_000;
+    const again = await queue.receive(1, 60_000);
+
+    // Act
+    const acking = queue.ackAll(first.map((m) => m.receipt));
+
+    // Assess
+    await expect(acking).rejects.toBeInstanceOf(StaleReceiptError);
+    expect(again.map((m) => m.body.uid)).toEqual([1]);
+    expect(queue.stats()).toEqual({ queued: 0, inFlight: 1, deadLetter: 0 });
+    await queue.ack(again[0]!.receipt);
+    expect(queue.stats()).toEqual({ queued: 0, inFlight: 0, deadLetter: 0 });
+  });
+
   it('makes a released message visible again at once', async () => {
     // Prepare
     const queue = new SqliteQueue(db, { clock });

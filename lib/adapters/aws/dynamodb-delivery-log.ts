@@ -3,29 +3,11 @@
  * under the mailbox's partition, written with BatchWriteItem (25 per call) and
  * looked up with BatchGetItem (100 per call), several calls in flight.
  */
-import {
-  BatchGetCommand,
-  type BatchGetCommandInput,
-  type BatchGetCommandOutput,
-  BatchWriteCommand,
-  type BatchWriteCommandInput,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PostroomError } from '../../errors.ts';
 import type { DeliveryLog } from '../../ports.ts';
-import { forEachLimited } from '../../work-pool.ts';
-import {
-  chunk,
-  type DynamoStoreOptions,
-  documentClient,
-  escapeKey,
-  keyPart,
-  sleep,
-} from './dynamodb-table.ts';
-
-/** Service limits per request (DynamoDB API reference, BatchWriteItem / BatchGetItem). */
-const WRITE_BATCH = 25;
-const GET_BATCH = 100;
+import { getAll, putAll } from './dynamodb-batch.ts';
+import { type DynamoStoreOptions, documentClient, escapeKey, keyPart } from './dynamodb-table.ts';
 
 /** Tuning for `DynamoDeliveryLog`. */
 export interface DynamoDeliveryLogOptions extends Omit<DynamoStoreOptions, 'clock'> {
@@ -56,20 +38,13 @@ export class DynamoDeliveryLog implements DeliveryLog {
     const pk = partition(account, mailbox);
     // BatchWriteItem rejects a request naming the same key twice.
     const sortKeys = [...new Set(fingerprints.map((fingerprint) => keyPart(fingerprint)))];
-    await forEachLimited(chunk(sortKeys, WRITE_BATCH), this.#concurrency, async (batch) => {
-      let requests: NonNullable<BatchWriteCommandInput['RequestItems']>[string] = batch.map((sk) => ({
-        PutRequest: { Item: { pk, sk } },
-      }));
-      for (let attempt = 0; ; attempt++) {
-        const { UnprocessedItems } = await this.#client.send(
-          new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }),
-        );
-        requests = UnprocessedItems?.[this.#table] ?? [];
-        if (requests.length === 0) return;
-        if (attempt >= this.#maxRetries) throw incomplete('record', account, mailbox, requests.length);
-        await sleep(backoff(attempt));
-      }
-    });
+    await putAll(
+      this.#client,
+      this.#table,
+      sortKeys.map((sk) => ({ pk, sk })),
+      { concurrency: this.#concurrency, maxRetries: this.#maxRetries },
+      (left) => incomplete('record', account, mailbox, left),
+    );
   }
 
   async findDelivered(account: string, mailbox: string, fingerprints: string[]): Promise<Set<string>> {
@@ -83,36 +58,23 @@ export class DynamoDeliveryLog implements DeliveryLog {
       else bySortKey.set(sk, [fingerprint]);
     }
     const found = new Set<string>();
-    await forEachLimited(chunk([...bySortKey.keys()], GET_BATCH), this.#concurrency, async (batch) => {
-      let request: NonNullable<BatchGetCommandInput['RequestItems']>[string] | undefined = {
-        Keys: batch.map((sk) => ({ pk, sk })),
-        ConsistentRead: true,
-        ProjectionExpression: 'sk',
-      };
-      for (let attempt = 0; ; attempt++) {
-        const { Responses, UnprocessedKeys }: BatchGetCommandOutput = await this.#client.send(
-          new BatchGetCommand({ RequestItems: { [this.#table]: request } }),
-        );
-        for (const item of Responses?.[this.#table] ?? []) {
-          for (const fingerprint of bySortKey.get(String(item.sk)) ?? []) found.add(fingerprint);
-        }
-        request = UnprocessedKeys?.[this.#table];
-        if (!request?.Keys?.length) return;
-        if (attempt >= this.#maxRetries) throw incomplete('look up', account, mailbox, request.Keys.length);
-        await sleep(backoff(attempt));
-      }
-    });
+    await getAll(
+      this.#client,
+      this.#table,
+      [...bySortKey.keys()].map((sk) => ({ pk, sk })),
+      'sk',
+      { concurrency: this.#concurrency, maxRetries: this.#maxRetries },
+      (left) => incomplete('look up', account, mailbox, left),
+      (item) => {
+        for (const fingerprint of bySortKey.get(String(item.sk)) ?? []) found.add(fingerprint);
+      },
+    );
     return found;
   }
 }
 
 function partition(account: string, mailbox: string): string {
   return keyPart(`dlv#${escapeKey(account)}#${escapeKey(mailbox)}`, 2000);
-}
-
-/** Exponential backoff with full jitter, as AWS recommends for unprocessed batch items. */
-function backoff(attempt: number): number {
-  return Math.random() * Math.min(2_000, 50 * 2 ** attempt);
 }
 
 function incomplete(action: string, account: string, mailbox: string, left: number): PostroomError {

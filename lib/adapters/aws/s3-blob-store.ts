@@ -39,6 +39,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { DeserializeMiddleware } from '@smithy/types';
 import { BlobNotFoundError } from '../../errors.ts';
 import { heldLength, heldPieces, isHeldBytes } from '../../held-bytes.ts';
+import { headerEnd } from '../../mime/header-end.ts';
 import type { BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
 import { s3ClientConfig } from './clients.ts';
 
@@ -144,6 +145,44 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Ranged GETs: the first 16 KiB (most header blocks), then each time four
+   * times as far, until the blank line, the object's end or `maxBytes`.
+   */
+  async getHead(key: string, maxBytes: number): Promise<Uint8Array> {
+    let bytes = new Uint8Array(0);
+    let want = Math.min(maxBytes, HEAD_READ_BYTES);
+    for (;;) {
+      const from = bytes.length;
+      let part: Uint8Array;
+      let total: number | undefined;
+      try {
+        const response = await this.client.send(
+          new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${from}-${want - 1}` }),
+        );
+        part = (await response.Body?.transformToByteArray()) ?? new Uint8Array(0);
+        total = objectLength(response.ContentRange);
+      } catch (error) {
+        if (isNotFound(error)) throw new BlobNotFoundError(key, { cause: error });
+        // A range starting at the end: an empty object, or one that ended exactly where the last read did.
+        if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 416) return bytes;
+        throw error;
+      }
+      const joined = new Uint8Array(from + part.length);
+      joined.set(bytes);
+      joined.set(part, from);
+      bytes = joined;
+      // From 2 bytes back: a blank line split between two reads is found too.
+      const searchFrom = Math.max(0, from - 2);
+      const end = headerEnd(bytes.subarray(searchFrom));
+      if (end >= 0) return bytes.subarray(0, searchFrom + end);
+      // Fewer bytes than asked for, or all of them: the object ended.
+      const ended = part.length < want - from || (total !== undefined && bytes.length >= total);
+      if (ended || bytes.length >= maxBytes) return bytes;
+      want = Math.min(maxBytes, want * 4);
+    }
+  }
+
   async exists(key: string): Promise<boolean> {
     try {
       await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
@@ -153,6 +192,15 @@ export class S3BlobStore implements BlobStore {
       throw error;
     }
   }
+}
+
+/** The first ranged read of a header block: most fit in it. */
+const HEAD_READ_BYTES = 16 * 1024;
+
+/** The object's whole length from a `Content-Range: bytes 0-99/1234` answer. */
+function objectLength(range: string | undefined): number | undefined {
+  const total = range?.split('/')[1];
+  return total === undefined || total === '*' ? undefined : Number(total);
 }
 
 /**

@@ -23,6 +23,7 @@ import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { BlobNotFoundError, PostroomError } from '../../errors.ts';
 import { heldPieces, isHeldBytes } from '../../held-bytes.ts';
+import { headerEnd } from '../../mime/header-end.ts';
 import type { BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
 import { forEachLimited } from '../../work-pool.ts';
 import { isHolderGone, thisHostTag } from './process-holder.ts';
@@ -179,6 +180,11 @@ export class FsBlobStore implements BlobStore {
   }
 
   async get(key: string): Promise<Readable> {
+    return (await this.openBlob(key)).createReadStream();
+  }
+
+  /** Opens the blob's file for reading; rejects with `BlobNotFoundError` when there is none. */
+  private async openBlob(key: string): Promise<FileHandle> {
     const path = this.pathOf(key);
     let handle: FileHandle;
     try {
@@ -194,7 +200,31 @@ export class FsBlobStore implements BlobStore {
       await handle.close();
       throw error;
     }
-    return handle.createReadStream();
+    return handle;
+  }
+
+  async getHead(key: string, maxBytes: number): Promise<Uint8Array> {
+    const handle = await this.openBlob(key);
+    try {
+      // Most header blocks fit the first read; a longer one is read on, never past maxBytes.
+      let bytes = new Uint8Array(Math.min(maxBytes, HEAD_READ_BYTES));
+      let length = 0;
+      for (;;) {
+        const { bytesRead } = await handle.read(bytes, length, bytes.length - length, length);
+        // Searching from 2 bytes back finds a blank line split between two reads.
+        const end = headerEnd(bytes.subarray(Math.max(0, length - 2), length + bytesRead));
+        if (end >= 0) return bytes.subarray(0, Math.max(0, length - 2) + end);
+        length += bytesRead;
+        if (bytesRead === 0 || length >= maxBytes) return bytes.subarray(0, length);
+        if (length === bytes.length) {
+          const grown = new Uint8Array(Math.min(maxBytes, bytes.length * 4));
+          grown.set(bytes);
+          bytes = grown;
+        }
+      }
+    } finally {
+      await handle.close();
+    }
   }
 
   async exists(key: string): Promise<boolean> {
@@ -336,6 +366,9 @@ export class FsBlobStore implements BlobStore {
 }
 
 const execFileAsync = promisify(execFile);
+
+/** The first read of a header block: most fit in it. */
+const HEAD_READ_BYTES = 16 * 1024;
 
 /** Below this many files a flush fsyncs them one by one (cheaper than a process spawn). */
 const SYNCFS_MIN_FILES = 8;

@@ -1,4 +1,5 @@
 /** Completed effects in the local SQLite database, with optional expiry. */
+import type Database from 'better-sqlite3';
 import type { IdempotencyStore } from '../../ports.ts';
 import type { SqliteStoreOptions } from './sqlite-checkpoint-store.ts';
 
@@ -15,6 +16,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   readonly #isDone;
   readonly #markDone;
   readonly #purge;
+  readonly #markAll: Database.Transaction<(keys: readonly string[], ttlSeconds: number | undefined) => void>;
 
   constructor(options: SqliteIdempotencyStoreOptions) {
     const { db } = options;
@@ -35,14 +37,27 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
        ON CONFLICT (key) DO UPDATE SET done_at = excluded.done_at, expires_at = excluded.expires_at`,
     );
     this.#purge = db.prepare<[number]>('DELETE FROM idempotency_records WHERE expires_at <= ?');
+    // One commit (one fsync of the WAL) for a whole batch's records, not one per record.
+    this.#markAll = db.transaction((keys: readonly string[], ttlSeconds: number | undefined) => {
+      for (const key of keys) this.markDoneSync(key, ttlSeconds);
+    });
   }
 
   async isDone(key: string): Promise<boolean> {
     return this.#isDone.get(key, this.#clock()) !== undefined;
   }
 
+  async doneAmong(keys: readonly string[]): Promise<Set<string>> {
+    const now = this.#clock();
+    return new Set(keys.filter((key) => this.#isDone.get(key, now) !== undefined));
+  }
+
   async markDone(key: string, ttlSeconds?: number): Promise<void> {
     this.markDoneSync(key, ttlSeconds);
+  }
+
+  async markAllDone(keys: readonly string[], ttlSeconds?: number): Promise<void> {
+    if (keys.length > 0) this.#markAll.immediate(keys, ttlSeconds);
   }
 
   /** `markDone` inside a caller's transaction on the same database (the event outbox). */

@@ -151,6 +151,7 @@ export class SqliteQueue implements Queue, QueueConsumer {
     (max: number, visibilityMs: number, now: number) => MessageRow[]
   >;
   private readonly releaseTx: Database.Transaction<(receipt: string, reason: string, now: number) => boolean>;
+  private readonly ackTx: Database.Transaction<(receipts: readonly string[]) => string[]>;
 
   constructor(db: string | SqliteDatabase, options: SqliteQueueOptions = {}) {
     this.db = typeof db === 'string' ? openDatabase(db) : db;
@@ -233,6 +234,11 @@ export class SqliteQueue implements Queue, QueueConsumer {
       return rows.sort((a, b) => a.id - b.id);
     });
 
+    // A batch's acks in one commit (one fsync), not one per message; returns the stale receipts.
+    this.ackTx = this.db.transaction((receipts: readonly string[]) =>
+      receipts.filter((receipt) => s.ack.run(receipt).changes === 0),
+    );
+
     this.releaseTx = this.db.transaction((receipt: string, reason: string, now: number) => {
       const row = s.byReceipt.get(receipt) as MessageRow | undefined;
       if (!row) return false;
@@ -283,6 +289,13 @@ export class SqliteQueue implements Queue, QueueConsumer {
   /** Deletes the message; throws `StaleReceiptError` when the receipt no longer holds it. */
   async ack(receipt: string): Promise<void> {
     if (this.statements.ack.run(receipt).changes === 0) throw new StaleReceiptError(receipt);
+  }
+
+  /** Deletes every message in one commit; throws `StaleReceiptError` for the first receipt that held none. */
+  async ackAll(receipts: readonly string[]): Promise<void> {
+    if (receipts.length === 0) return;
+    const stale = this.ackTx.immediate(receipts);
+    if (stale.length > 0) throw new StaleReceiptError(stale[0]!);
   }
 
   /**

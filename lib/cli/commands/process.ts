@@ -9,7 +9,7 @@ import { addCommonOptions, type GlobalOptions, positiveInteger, terminalFor } fr
 import { sharedRedactor, table } from '../output.ts';
 
 interface ProcessCommandOptions extends GlobalOptions {
-  batchSize: number;
+  batchSize?: number;
 }
 
 export function registerProcess(program: Command): void {
@@ -25,9 +25,8 @@ export function registerProcess(program: Command): void {
       )
       .option(
         '--batch-size <n>',
-        'messages per batch (one IMAP session per account per batch)',
+        'messages per batch (default: config process.batchMessages, 500)',
         positiveInteger,
-        50,
       )
       .option('--trace', 'print the IMAP dialog as C:/S: lines on stderr (credentials redacted)')
       .addHelpText(
@@ -61,7 +60,7 @@ Examples:
     const rows: string[][] = [];
     const failures: FailureReport[] = [];
     const summary = await drainQueue(runtime.drainDependencies(), {
-      batchSize: options.batchSize,
+      batchSize: options.batchSize ?? config.process.batchMessages,
       onBatch: (result) => {
         failures.push(...failureReports(result.items));
         if (!options.json) rows.push(...messageRows(result.items, config.rules));

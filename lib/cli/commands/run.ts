@@ -89,7 +89,11 @@ Examples:
           }
         },
         processQueue: (signal) =>
-          drainQueue(runtime.drainDependencies(), { signal, onBatch: (result) => report.processed(result) }),
+          drainQueue(runtime.drainDependencies(), {
+            signal,
+            batchSize: config.process.batchMessages,
+            onBatch: (result) => report.processed(result),
+          }),
         watch: (account, mailbox, handlers) => report.watch(account, mailbox, handlers, runtime.watchMailbox),
         onJobDone: (job, outcome) => {
           if (job.kind === 'poll') report.pollOutcome(job.account, outcome);
