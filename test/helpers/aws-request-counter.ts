@@ -11,7 +11,7 @@ import { Client } from '@smithy/core/client';
 export type RequestCounts = Map<string, number>;
 
 const counts: RequestCounts = new Map();
-/** DynamoDB items written and read, by operation: what capacity units are billed on (not requests). */
+/** Items by operation (DynamoDB items written and read, EventBridge entries): what is billed, not requests. */
 const items: RequestCounts = new Map();
 const instrumented = new WeakSet<object>();
 let installed = false;
@@ -67,7 +67,9 @@ function itemCount(operation: string, input: unknown): number {
   const request = input as {
     RequestItems?: Record<string, unknown[] | { Keys?: unknown[] }>;
     TransactItems?: unknown[];
+    Entries?: unknown[];
   };
+  if (operation === 'PutEvents') return request?.Entries?.length ?? 0;
   if (operation === 'BatchWriteItem' || operation === 'BatchGetItem') {
     return Object.values(request?.RequestItems ?? {}).reduce<number>(
       (sum, entry) => sum + (Array.isArray(entry) ? entry.length : (entry.Keys?.length ?? 0)),
