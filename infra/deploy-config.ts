@@ -253,14 +253,16 @@ export interface PollGroup {
  * in config order, in groups of `aws.poller.accountsPerInvocation`. Unset: one
  * account per invocation while there are at most `concurrency` accounts in
  * all (each keeps its own schedule, metrics and alarms), beyond that groups of
- * at most 4 × `concurrency` (each session slot serves about four accounts one
- * after another, which leaves most of the time budget for mail), as even as
- * possible.
+ * at most 8 × `concurrency`, as even as possible. Each session slot then
+ * serves about eight accounts one after another: seconds for empty polls,
+ * leaving most of the time budget for mail (an account not started by the
+ * deadline is polled by the next run), while a group's metric and two alarms,
+ * billed per group, are shared by over a hundred accounts.
  */
 export function pollGroups(config: PostroomConfig): PollGroup[] {
   const { accountsPerInvocation, concurrency } = deploySettings(config).poller;
   const perInvocation =
-    accountsPerInvocation ?? (config.accounts.length <= concurrency ? 1 : 4 * concurrency);
+    accountsPerInvocation ?? (config.accounts.length <= concurrency ? 1 : 8 * concurrency);
   const bySchedule = new Map<string, string[]>();
   for (const account of config.accounts) {
     const schedule = normalizeSchedule(account.schedule);

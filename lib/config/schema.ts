@@ -210,7 +210,7 @@ export const awsDeploySchema = z.strictObject({
        * Accounts one poll invocation serves (one schedule per group of accounts
        * that share a schedule expression). Unset: one account per invocation
        * while there are at most `concurrency` accounts; beyond that, groups of
-       * at most 4 × `concurrency`, as even as possible.
+       * at most 8 × `concurrency`, as even as possible.
        */
       accountsPerInvocation: z.number().int().min(1).max(1000).optional(),
       /** Accounts one poll invocation polls at once, each on its own IMAP session. @default 16 */

@@ -72,17 +72,15 @@ describe('poll groups', () => {
     ]);
   });
 
-  it('sizes groups automatically when unset: alone up to `concurrency` accounts, then at most 4 × concurrency', () => {
+  it('sizes groups automatically when unset: alone up to `concurrency` accounts, then at most 8 × concurrency', () => {
     const sizes = (count: number, aws = '') =>
       pollGroups(parseConfig(fleetYaml(count, aws))).map((g) => g.accounts.length);
     expect(sizes(16)).toEqual(Array(16).fill(1));
     expect(sizes(17)).toEqual([17]);
-    // 1,000 accounts, concurrency 16: 16 groups of at most 64 (63 or 62 accounts).
-    const fleet = sizes(1000);
-    expect(fleet).toHaveLength(16);
-    expect(Math.max(...fleet)).toBeLessThanOrEqual(64);
-    expect(fleet.reduce((a, b) => a + b, 0)).toBe(1000);
-    expect(sizes(100, '{ poller: { concurrency: 5 } }')).toEqual([20, 20, 20, 20, 20]);
+    // 1,000 accounts, concurrency 16: 8 groups of at most 128 (125 each).
+    expect(sizes(1000)).toEqual(Array(8).fill(125));
+    expect(sizes(1001)).toEqual([126, ...Array(7).fill(125)]);
+    expect(sizes(100, '{ poller: { concurrency: 5 } }')).toEqual([34, 33, 33]);
   });
 
   it('keeps an account alone on its own schedule with { account } and per-account alarms', () => {
