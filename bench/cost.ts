@@ -29,6 +29,7 @@ import { ImapFlow } from 'imapflow';
 import { validateConfig } from '#lib/config/validate.ts';
 import { validatedConfigFile } from '#lib/config/validated-file.ts';
 import { startPrivateDovecot } from '#lib/sandbox/dovecot/private-dovecot.ts';
+import { forEachLimited } from '#lib/work-pool.ts';
 import { deploySettings, pollGroups, scheduleInterval } from '../infra/deploy-config.ts';
 import { attachmentMessage, htmlMessage, textMessage } from '../test/fixtures/messages.ts';
 import {
@@ -198,67 +199,92 @@ try {
     return { ms: performance.now() - started, result };
   };
 
-  // Phase A: one cycle with mail: the poll, then the queue drained in batches as Lambda would.
-  const beforeMail = snapshotCounts();
-  const itemsBeforeMail = snapshotItems();
-  const logBefore = capture.bytes();
-  const polled = await measure(() => poll(group as never, context()));
-  let processMs = 0;
-  let processInvocations = 0;
-  let emptyReceives = 0;
-  for (let empty = 0; empty < 3; ) {
-    const received = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: world.queueUrl,
-        MaxNumberOfMessages: settings.processor.batchSize,
-        AttributeNames: ['All'],
-      }),
-    );
-    const messages = received.Messages ?? [];
-    if (messages.length === 0) {
-      empty++;
-      emptyReceives++;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      continue;
-    }
-    empty = 0;
-    const event = {
-      Records: messages.map((m) => ({
-        messageId: m.MessageId!,
-        receiptHandle: m.ReceiptHandle!,
-        body: m.Body!,
-        attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' },
-        messageAttributes: {},
-        md5OfBody: m.MD5OfBody!,
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:postroom',
-        awsRegion: 'us-east-1',
-      })),
-    } as unknown as SQSEvent;
-    const processed = await measure(() => processBatch(event, context()));
-    processMs += processed.ms;
-    processInvocations++;
-    const failed = new Set(
-      (
-        (processed.result as { batchItemFailures?: { itemIdentifier: string }[] })?.batchItemFailures ?? []
-      ).map((f) => f.itemIdentifier),
-    );
-    const done = messages.filter((m) => !failed.has(m.MessageId!));
-    if (done.length > 0) {
-      await sqs.send(
-        new DeleteMessageBatchCommand({
+  interface MailCycle {
+    counts: RequestCounts;
+    items: RequestCounts;
+    logBytes: number;
+    pollMs: number;
+    processMs: number;
+    processInvocations: number;
+    fetched: number;
+  }
+  /** One cycle with mail: the poll, then the queue drained in batches as Lambda's event source would. */
+  const mailCycle = async (): Promise<MailCycle> => {
+    const beforeMail = snapshotCounts();
+    const itemsBeforeMail = snapshotItems();
+    const logBefore = capture.bytes();
+    const polled = await measure(() => poll(group as never, context()));
+    let processMs = 0;
+    let processInvocations = 0;
+    let emptyReceives = 0;
+    for (let empty = 0; empty < 3; ) {
+      const received = await sqs.send(
+        new ReceiveMessageCommand({
           QueueUrl: world.queueUrl,
-          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          MaxNumberOfMessages: settings.processor.batchSize,
+          AttributeNames: ['All'],
         }),
       );
+      const messages = received.Messages ?? [];
+      if (messages.length === 0) {
+        empty++;
+        emptyReceives++;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      empty = 0;
+      const event = {
+        Records: messages.map((m) => ({
+          messageId: m.MessageId!,
+          receiptHandle: m.ReceiptHandle!,
+          body: m.Body!,
+          attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' },
+          messageAttributes: {},
+          md5OfBody: m.MD5OfBody!,
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:postroom',
+          awsRegion: 'us-east-1',
+        })),
+      } as unknown as SQSEvent;
+      const processed = await measure(() => processBatch(event, context()));
+      processMs += processed.ms;
+      processInvocations++;
+      const failed = new Set(
+        (
+          (processed.result as { batchItemFailures?: { itemIdentifier: string }[] })?.batchItemFailures ?? []
+        ).map((f) => f.itemIdentifier),
+      );
+      const done = messages.filter((m) => !failed.has(m.MessageId!));
+      if (done.length > 0) {
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: world.queueUrl,
+            Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          }),
+        );
+      }
     }
-  }
-  const mailCounts = countsSince(beforeMail);
-  // The emptiness checks are the benchmark's, not the event source's (its idle polling is a fixed line below).
-  mailCounts.set('SQS ReceiveMessage', (mailCounts.get('SQS ReceiveMessage') ?? 0) - emptyReceives);
-  const mailItems = countsSince(itemsBeforeMail, snapshotItems());
-  const mailLogBytes = capture.bytes() - logBefore;
-  const fetched = (polled.result as { fetched: number }).fetched;
+    const counts = countsSince(beforeMail);
+    // The emptiness checks are the benchmark's, not the event source's (its idle polling is a fixed line below).
+    counts.set('SQS ReceiveMessage', (counts.get('SQS ReceiveMessage') ?? 0) - emptyReceives);
+    return {
+      counts,
+      items: countsSince(itemsBeforeMail, snapshotItems()),
+      logBytes: capture.bytes() - logBefore,
+      pollMs: polled.ms,
+      processMs,
+      processInvocations,
+      fetched: (polled.result as { fetched: number }).fetched,
+    };
+  };
+
+  // Phase A: the seeded mix, many messages per mailbox.
+  const bulk = await mailCycle();
+  const mailCounts = bulk.counts;
+  const mailItems = bulk.items;
+  const fetched = bulk.fetched;
+  const polled = { ms: bulk.pollMs };
+  const processInvocations = bulk.processInvocations;
 
   // Phase B: an empty cycle.
   const beforeEmpty = snapshotCounts();
@@ -269,6 +295,22 @@ try {
   const emptyItems = countsSince(itemsBeforeEmpty, snapshotItems());
   const emptyLogBytes = capture.bytes() - emptyLogBefore;
   const emptyMetrics = capture.metricsSince(emptyLogBefore);
+
+  // Phase C: one new message in every mailbox, as most polls with mail find at a few messages a day.
+  await forEachLimited(users, 4, async (user) => {
+    const client = new ImapFlow({
+      host: '127.0.0.1',
+      port: dovecot.ports.full.imap,
+      secure: false,
+      doSTARTTLS: false,
+      auth: { user, pass: PASSWORD },
+      logger: false,
+    });
+    await client.connect();
+    await client.append('INBOX', textMessage(SAMPLE_MESSAGES + 1, { namespace: user }));
+    await client.logout();
+  });
+  const single = await mailCycle();
   capture.stop();
 
   // ---- Costs ----
@@ -288,6 +330,10 @@ try {
         usd += 0; // per event, below
       else if (service === 'SecretsManager') usd += n * PRICES.secretsApiCall.usd;
     }
+    return usd + dynamoCost(items);
+  };
+  function dynamoCost(items: RequestCounts): number {
+    let usd = 0;
     for (const [operation, n] of items) {
       // Items under 1 KB (writes) and 4 KB (reads); transactions cost double; GetItem is strongly consistent.
       if (/^(PutItem|UpdateItem|DeleteItem|BatchWriteItem)$/.test(operation))
@@ -298,32 +344,58 @@ try {
       else if (operation === 'TransactGetItems') usd += 2 * n * PRICES.dynamoRead.usd;
     }
     return usd;
-  };
+  }
   const dynamoOnly = (items: RequestCounts) => new Map([...items].filter(([op]) => /Item|Query/.test(op)));
 
-  // Per message: the mail cycle minus one empty cycle, over the messages it brought.
-  const perMessageRequests = new Map<string, number>();
-  for (const [key, n] of mailCounts) perMessageRequests.set(key, (n - (emptyCounts.get(key) ?? 0)) / fetched);
-  const perMessageItems = new Map<string, number>();
-  for (const [op, n] of dynamoOnly(mailItems))
-    perMessageItems.set(op, (n - (emptyItems.get(op) ?? 0)) / fetched);
-  const events = mailItems.get('PutEvents') ?? 0;
-  const perMessage = {
-    requests: requestCost(perMessageRequests, perMessageItems),
-    events: (events / fetched) * PRICES.eventBridgeEvent.usd,
-    lambdaRequests: (processInvocations / fetched) * PRICES.lambdaRequest.usd,
-    lambdaCompute:
-      (((Math.max(0, polled.ms - emptyPoll.ms) / 1000) * memoryGb.poll +
-        (processMs / 1000) * memoryGb.process) /
-        fetched +
-        (COLD_SHARE * processInvocations * (INIT_MS / 1000) * memoryGb.process) / fetched) *
-      PRICES.lambdaGbSecondArm.usd,
-    logs:
-      ((Math.max(0, mailLogBytes - emptyLogBytes) + processInvocations * PLATFORM_LOG_BYTES) /
-        fetched /
-        1e9) *
-      PRICES.logsIngestGb.usd,
+  /** What a mail cycle cost beyond an empty cycle, by component (USD). */
+  const cycleCost = (c: MailCycle) => {
+    const requests = new Map<string, number>();
+    for (const [key, n] of c.counts) requests.set(key, n - (emptyCounts.get(key) ?? 0));
+    const items = new Map<string, number>();
+    for (const [op, n] of dynamoOnly(c.items)) items.set(op, n - (emptyItems.get(op) ?? 0));
+    return {
+      requests: requestCost(requests, items),
+      events: (c.items.get('PutEvents') ?? 0) * PRICES.eventBridgeEvent.usd,
+      lambdaRequests: c.processInvocations * PRICES.lambdaRequest.usd,
+      lambdaCompute:
+        ((Math.max(0, c.pollMs - emptyPoll.ms) / 1000) * memoryGb.poll +
+          (c.processMs / 1000) * memoryGb.process +
+          COLD_SHARE * c.processInvocations * (INIT_MS / 1000) * memoryGb.process) *
+        PRICES.lambdaGbSecondArm.usd,
+      logs:
+        ((Math.max(0, c.logBytes - emptyLogBytes) + c.processInvocations * PLATFORM_LOG_BYTES) / 1e9) *
+        PRICES.logsIngestGb.usd,
+      s3Puts: (requests.get('S3 PutObject') ?? 0) * PRICES.s3Put.usd,
+      dynamo: dynamoCost(items),
+    };
   };
+  // cost(poll of a mailbox bringing k messages) ≈ overhead + k × each, from the bulk and the single cycle.
+  const bulkCost = cycleCost(bulk);
+  const singleCost = cycleCost(single);
+  const each = Object.fromEntries(
+    Object.entries(bulkCost).map(([k, v]) => [
+      k,
+      (v - singleCost[k as keyof typeof singleCost]) / (bulk.fetched - single.fetched),
+    ]),
+  ) as typeof bulkCost;
+  const overhead = Object.fromEntries(
+    Object.entries(singleCost).map(([k, v]) => [
+      k,
+      Math.max(0, (v - single.fetched * each[k as keyof typeof each]) / SAMPLE),
+    ]),
+  ) as typeof bulkCost;
+  // Mail arrives at random: a poll finds some with probability 1 − e^(−λ), λ the messages expected per interval.
+  const lambda = (PER_DAY * scheduleInterval(SCHEDULE).seconds) / 86_400;
+  const pollsWithMailPerMessage = lambda > 0 ? (1 - Math.exp(-lambda)) / lambda : 0;
+  const perMessage = Object.fromEntries(
+    Object.entries(each)
+      .filter(([k]) => k !== 's3Puts' && k !== 'dynamo')
+      .map(([k, v]) => [k, v + overhead[k as keyof typeof overhead] * pollsWithMailPerMessage]),
+  ) as Record<string, number>;
+  const bulkPerMessageUsd =
+    Object.entries(bulkCost)
+      .filter(([k]) => k !== 's3Puts' && k !== 'dynamo')
+      .reduce((sum, [, v]) => sum + v, 0) / bulk.fetched;
   const perMessageUsd = Object.values(perMessage).reduce((a, b) => a + b, 0);
   // Storage depends on how long raw mail is kept (aws.rawMailExpireDays): its own line.
   const storagePerMessageUsd =
@@ -371,7 +443,9 @@ try {
   console.log(
     `\nMeasured: ${SAMPLE} mailboxes, ${fetched} messages (${(bytes / 1e6).toFixed(1)} MB), ` +
       `${processInvocations} process invocations; poll with mail ${polled.ms.toFixed(0)} ms, ` +
-      `empty poll of the group ${emptyPoll.ms.toFixed(0)} ms; ${webhookCalls} webhook calls, ${events} events.`,
+      `empty poll of the group ${emptyPoll.ms.toFixed(0)} ms; ${webhookCalls} webhook calls, ` +
+      `${mailItems.get('PutEvents') ?? 0} events; then one message in each mailbox: ${single.fetched} messages, ` +
+      `${single.processInvocations} process invocations.`,
   );
   console.log('\nAWS requests, mail cycle (poll + process) | empty cycle:');
   const keys = [...new Set([...mailCounts.keys(), ...emptyCounts.keys()])].sort();
@@ -384,13 +458,20 @@ try {
     `  DynamoDB items written/read (mail cycle): ${JSON.stringify(Object.fromEntries(dynamoOnly(mailItems)))}`,
   );
   console.log(`  metrics one group invocation publishes: ${[...emptyMetrics].join(', ') || 'none'}`);
-  console.log(
-    `\nPer 1M messages (${WEBHOOK_SHARE * 100}% webhooks, ${EVENT_SHARE * 100}% events, ${RETENTION_MONTHS} month(s) stored):`,
-  );
+  console.log(`\nPer 1M messages (${WEBHOOK_SHARE * 100}% webhooks, ${EVENT_SHARE * 100}% events):`);
   for (const [name, value] of Object.entries(perMessage))
     console.log(`  ${name.padEnd(16)} ${usd(value * 1e6)}`);
   console.log(
     `  ${'total'.padEnd(16)} ${usd(perMessageUsd * 1e6)}  target ≤ $8: ${perMessageUsd * 1e6 <= 8 ? 'met' : 'NOT met'}`,
+  );
+  console.log(
+    `  plus S3 storage ${usd(storagePerMessageUsd * 1e6)} for ${RETENTION_MONTHS} month(s) kept ` +
+      `(${(bytes / SAMPLE_MESSAGES / 1024).toFixed(0)} KB a message on average)`,
+  );
+  console.log(
+    `  of the requests: S3 PUT ${usd(each.s3Puts * 1e6)}, DynamoDB ${usd((each.dynamo + overhead.dynamo * pollsWithMailPerMessage) * 1e6)}; ` +
+      `${(1 / pollsWithMailPerMessage).toFixed(2)} messages per poll with mail at ${PER_DAY} a day ` +
+      `(in bulk, many messages per poll: ${usd(bulkPerMessageUsd * 1e6)})`,
   );
   console.log(
     `\nPer idle mailbox-month at ${SCHEDULE} (${pollsPerMonth.toFixed(0)} polls; ${MAILBOXES} mailboxes in ` +
@@ -403,6 +484,11 @@ try {
     if (name !== 'polling') console.log(`  ${name.padEnd(24)} ${usd(value)}`);
   console.log(
     `  ${'total'.padEnd(24)} ${usd(idleMonthUsd)}  target ≤ $0.01: ${idleMonthUsd <= 0.01 ? 'met' : 'NOT met'}`,
+  );
+  const withoutSecretReads = idleMonthUsd - perPoll.secrets * pollsPerMonth;
+  console.log(
+    `  ${'without secret reads'.padEnd(24)} ${usd(withoutSecretReads)} (the poller reads each account's ` +
+      `secret again once its ${SECRET_CACHE_SECONDS} s cache has expired: --secret-cache-seconds)`,
   );
   console.log(
     `\nPer mailbox-month with ${PER_DAY} messages a day (storage included): ${usd(mailboxMonthUsd)}; ` +

@@ -311,11 +311,15 @@ async function ingestMailbox(
 
   // A rescan recognises delivered messages by Message-ID before fetching any body.
   const metaFields = rescan ? { messageId: true } : {};
+  let first = true;
   for await (const batch of planBatches(session, uids, options.ingest, metaFields)) {
     if (options.signal?.aborted || pastDeadline(deps, options)) {
       completed = false;
       break;
     }
+    // Before each further batch, not after each: a poll of one batch (most polls) renews nothing.
+    if (!first) await renewLease();
+    first = false;
     let metas = batch;
     if (rescan) {
       const fingerprints = metas.map((m) => messageFingerprint(m));
@@ -338,7 +342,6 @@ async function ingestMailbox(
       total,
       bytes: result.bytes,
     });
-    await renewLease();
   }
 
   if (completed) {
