@@ -307,7 +307,8 @@ try {
       logger: false,
     });
     await client.connect();
-    await client.append('INBOX', textMessage(SAMPLE_MESSAGES + 1, { namespace: user }));
+    // Numbered so that the last digits, which the webhook and event rules test, spread as in the mix.
+    await client.append('INBOX', textMessage(10_000 + users.indexOf(user), { namespace: user }));
     await client.logout();
   });
   const single = await mailCycle();
