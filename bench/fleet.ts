@@ -147,7 +147,7 @@ try {
   const local = await cycles('local');
   const aws = await cycles('aws');
   const rawAfter = await raw();
-  // The emulator's own pace: dynalite answers a read in milliseconds of CPU; in AWS the
+  // The emulator's own pace, for reading the aws cycles: in AWS the
   // read overlaps the login instead.
   const checkpoints = new DynamoCheckpointStore({ tableName: world.table });
   const readsStarted = performance.now();
@@ -193,7 +193,7 @@ try {
   }
   console.log(
     `\nThe DynamoDB emulator alone: ${MAILBOXES} checkpoint reads, ${CONCURRENCY} in flight: ${s(readsMs)} ` +
-      '(what bounds the aws cycles here)',
+      '(beside the aws cycles: the emulator runs on the same two cores)',
   );
   const writesPerEmpty = dynamoWrites(aws.empty.requests) / MAILBOXES;
   console.log(
