@@ -25,11 +25,9 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
-import { ImapFlow } from 'imapflow';
 import { validateConfig } from '#lib/config/validate.ts';
 import { validatedConfigFile } from '#lib/config/validated-file.ts';
 import { startPrivateDovecot } from '#lib/sandbox/dovecot/private-dovecot.ts';
-import { forEachLimited } from '#lib/work-pool.ts';
 import { deploySettings, pollGroups, scheduleInterval } from '../infra/deploy-config.ts';
 import { attachmentMessage, htmlMessage, textMessage } from '../test/fixtures/messages.ts';
 import {
@@ -40,6 +38,7 @@ import {
   snapshotItems,
 } from '../test/helpers/aws-request-counter.ts';
 import { startAwsWorldProcess } from './lib/aws-world.ts';
+import { benchAccount, seedMailboxes } from './lib/seed-mailboxes.ts';
 import { captureStdout } from './lib/stdout-capture.ts';
 import { PRICES } from './prices.ts';
 
@@ -109,15 +108,7 @@ try {
   const users = Array.from({ length: SAMPLE }, (_, i) => `cost${i}`);
   for (const user of users) dovecot.addUser(user, PASSWORD);
   const config = {
-    accounts: users.map((user) => ({
-      id: user,
-      host: '127.0.0.1',
-      port: dovecot.ports.full.imap,
-      tls: false,
-      auth: { user, password: { env: 'BENCH_PASSWORD' } },
-      start: 'all',
-      schedule: SCHEDULE,
-    })),
+    accounts: users.map((user) => ({ ...benchAccount(dovecot.ports.full.imap, user), schedule: SCHEDULE })),
     rules: [
       { name: 'mark', when: { size: { over: '1 B' } }, then: [{ flag: ['postroom-seen'] }] },
       ...(WEBHOOK_SHARE > 0
@@ -167,29 +158,12 @@ try {
   const { handler: poll } = await import('../functions/poll.ts');
   const { handler: processBatch } = await import('../functions/process.ts');
 
-  // Seed the sample mailboxes.
-  let bytes = 0;
-  await Promise.all(
-    Array.from({ length: 4 }, async (_, w) => {
-      for (let u = w; u < users.length; u += 4) {
-        const client = new ImapFlow({
-          host: '127.0.0.1',
-          port: dovecot.ports.full.imap,
-          secure: false,
-          doSTARTTLS: false,
-          auth: { user: users[u]!, pass: PASSWORD },
-          logger: false,
-        });
-        await client.connect();
-        for (let i = u; i < SAMPLE_MESSAGES; i += users.length) {
-          const raw = messageFor(i, users[u]!);
-          bytes += raw.length;
-          await client.append('INBOX', raw);
-        }
-        await client.logout();
-      }
-    }),
-  );
+  // Seed the sample mailboxes: message i goes to mailbox i mod the sample.
+  const bytes = await seedMailboxes(dovecot.ports.full.imap, users, PASSWORD, (user, u) => {
+    const messages: Buffer[] = [];
+    for (let i = u; i < SAMPLE_MESSAGES; i += users.length) messages.push(messageFor(i, user));
+    return messages;
+  });
 
   const group = { group: 'poll-group-1', accounts: users };
   const sqs = new SQSClient({});
@@ -297,20 +271,10 @@ try {
   const emptyMetrics = capture.metricsSince(emptyLogBefore);
 
   // Phase C: one new message in every mailbox, as most polls with mail find at a few messages a day.
-  await forEachLimited(users, 4, async (user) => {
-    const client = new ImapFlow({
-      host: '127.0.0.1',
-      port: dovecot.ports.full.imap,
-      secure: false,
-      doSTARTTLS: false,
-      auth: { user, pass: PASSWORD },
-      logger: false,
-    });
-    await client.connect();
-    // Numbered so that the last digits, which the webhook and event rules test, spread as in the mix.
-    await client.append('INBOX', textMessage(10_000 + users.indexOf(user), { namespace: user }));
-    await client.logout();
-  });
+  // Numbered so that the last digits, which the webhook and event rules test, spread as in the mix.
+  await seedMailboxes(dovecot.ports.full.imap, users, PASSWORD, (user, u) => [
+    textMessage(10_000 + u, { namespace: user }),
+  ]);
   const single = await mailCycle();
   capture.stop();
 

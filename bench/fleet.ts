@@ -20,7 +20,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ImapFlow } from 'imapflow';
 import { DynamoCheckpointStore } from '#lib/adapters/aws/dynamodb-checkpoint-store.ts';
 import { openRuntime } from '#lib/composition/open-runtime.ts';
 import { configSchema, type PostroomConfig } from '#lib/config/schema.ts';
@@ -38,6 +37,7 @@ import {
 } from '../test/helpers/aws-request-counter.ts';
 import { startAwsWorldProcess } from './lib/aws-world.ts';
 import { rawConnectExamine } from './lib/raw-imap.ts';
+import { benchAccount, seedMailboxes } from './lib/seed-mailboxes.ts';
 
 const MAILBOXES = Number(process.env.BENCH_MAILBOXES ?? 1000);
 const MAIL_SHARE = Number(process.env.BENCH_MAIL_SHARE ?? 0.05);
@@ -57,14 +57,7 @@ try {
   const baseConfig = (store: PostroomConfig['store']) =>
     configSchema.parse({
       store,
-      accounts: users.map((user) => ({
-        id: user,
-        host: '127.0.0.1',
-        port: dovecot.ports.full.imap,
-        tls: false,
-        auth: { user, password: { env: 'BENCH_PASSWORD' } },
-        start: 'all',
-      })),
+      accounts: users.map((user) => benchAccount(dovecot.ports.full.imap, user)),
     });
   process.env.BENCH_PASSWORD = PASSWORD;
 
@@ -77,20 +70,9 @@ try {
   };
 
   const seed = async (): Promise<void> => {
-    await forEachLimited(withMail, 4, async (user) => {
-      const client = new ImapFlow({
-        host: '127.0.0.1',
-        port: dovecot.ports.full.imap,
-        secure: false,
-        doSTARTTLS: false,
-        auth: { user, pass: PASSWORD },
-        logger: false,
-      });
-      await client.connect();
-      for (let i = 0; i < MESSAGES_EACH; i++)
-        await client.append('INBOX', textMessage(i, { namespace: user }));
-      await client.logout();
-    });
+    await seedMailboxes(dovecot.ports.full.imap, withMail, PASSWORD, (user) =>
+      Array.from({ length: MESSAGES_EACH }, (_, i) => textMessage(i, { namespace: user })),
+    );
   };
 
   interface Cycle {
