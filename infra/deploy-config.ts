@@ -238,3 +238,48 @@ export function scheduleInterval(expression: string): ScheduleInterval {
   for (let i = 1; i < runs.length; i++) longest = Math.max(longest, runs[i]! - runs[i - 1]!);
   return { seconds: longest * 60, exact: true };
 }
+
+/** Accounts polled by one invocation on one schedule. */
+export interface PollGroup {
+  /** The schedule's id: the account id for a group of one, else `poll-group-<n>` (from 1, in config order). */
+  id: string;
+  /** The normalised schedule expression every account of the group shares. */
+  schedule: string;
+  accounts: string[];
+}
+
+/**
+ * Groups accounts for the poll schedules: accounts with the same schedule,
+ * in config order, in groups of `aws.poller.accountsPerInvocation`. Unset: one
+ * account per invocation while there are at most `concurrency` accounts in
+ * all (each keeps its own schedule, metrics and alarms), beyond that groups of
+ * at most 8 × `concurrency`, as even as possible. Each session slot then
+ * serves about eight accounts one after another: seconds for empty polls,
+ * leaving most of the time budget for mail (an account not started by the
+ * deadline is polled by the next run), while a group's metric and two alarms,
+ * billed per group, are shared by over a hundred accounts.
+ */
+export function pollGroups(config: PostroomConfig): PollGroup[] {
+  const { accountsPerInvocation, concurrency } = deploySettings(config).poller;
+  const perInvocation =
+    accountsPerInvocation ?? (config.accounts.length <= concurrency ? 1 : 8 * concurrency);
+  const bySchedule = new Map<string, string[]>();
+  for (const account of config.accounts) {
+    const schedule = normalizeSchedule(account.schedule);
+    bySchedule.set(schedule, [...(bySchedule.get(schedule) ?? []), account.id]);
+  }
+  const groups: PollGroup[] = [];
+  let numbered = 0;
+  for (const [schedule, ids] of bySchedule) {
+    const count = Math.ceil(ids.length / perInvocation);
+    // Sizes differ by one at most: the first `ids.length % count` groups take one more.
+    for (let g = 0, start = 0; g < count; g++) {
+      const size = Math.floor(ids.length / count) + (g < ids.length % count ? 1 : 0);
+      const accounts = ids.slice(start, start + size);
+      start += size;
+      const id = accounts.length === 1 ? accounts[0]! : `poll-group-${++numbered}`;
+      groups.push({ id, schedule, accounts });
+    }
+  }
+  return groups;
+}

@@ -30,7 +30,7 @@ import {
   assertDeployable,
   deploySettings,
   findSecretRefs,
-  normalizeSchedule,
+  pollGroups,
   scheduleInterval,
 } from './deploy-config.ts';
 import { libmimeBuild } from './lazy-libmime.ts';
@@ -113,9 +113,12 @@ export interface MailboxProcessorAlarms {
   readonly oldestMessageAge: cloudwatch.Alarm;
   /** The poll function failed (crash, timeout) rather than reporting an error itself. */
   readonly pollFunctionErrors: cloudwatch.Alarm;
-  /** Per account id: polls reported errors (`PollErrors`) in two of the last three intervals. */
+  /**
+   * Per schedule (account id, or `poll-group-<n>` for a group, as in `schedules`): polls
+   * reported errors (`PollErrors`) in two of the last three intervals.
+   */
   readonly pollErrors: Readonly<Record<string, cloudwatch.Alarm>>;
-  /** Per account id: no successful poll (`PollSucceeded`) for three schedule intervals. */
+  /** Per schedule, as `pollErrors`: no successful poll (`PollSucceeded`) for three schedule intervals. */
   readonly pollStale: Readonly<Record<string, cloudwatch.Alarm>>;
 }
 
@@ -150,7 +153,10 @@ export class MailboxProcessor extends Construct {
   readonly processLogGroup: logs.LogGroup;
   /** The SQS event source of `processFunction`. */
   readonly eventSource: SqsEventSource;
-  /** One schedule rule per account id, invoking `pollFunction` with `{ account }`. */
+  /**
+   * One schedule rule per poll group: keyed by the account id for an account polled
+   * alone (input `{ account }`), by `poll-group-<n>` for a group (input `{ group, accounts }`).
+   */
   readonly schedules: Readonly<Record<string, events.Rule>>;
   readonly alarms: MailboxProcessorAlarms;
   readonly dashboard: cloudwatch.Dashboard;
@@ -345,16 +351,21 @@ export class MailboxProcessor extends Construct {
 
     this.grantAccess(config);
 
-    // Schedules: one rule per account, so each account has its own expression and a
-    // failing account does not delay the others.
+    // Schedules: one rule per group of accounts that share a schedule (a group of one
+    // is the account alone), so a failing group does not delay the others.
     const schedules: Record<string, events.Rule> = {};
-    for (const account of config.accounts) {
-      schedules[account.id] = new events.Rule(this, `Schedule-${account.id}`, {
-        description: `Postroom: poll account ${account.id}`,
-        schedule: events.Schedule.expression(normalizeSchedule(account.schedule)),
+    for (const group of pollGroups(config)) {
+      const alone = group.accounts.length === 1 && group.id === group.accounts[0];
+      schedules[group.id] = new events.Rule(this, `Schedule-${group.id}`, {
+        description: alone
+          ? `Postroom: poll account ${group.id}`
+          : `Postroom: poll ${group.accounts.length} accounts (${group.id})`,
+        schedule: events.Schedule.expression(group.schedule),
         targets: [
           new targets.LambdaFunction(this.pollFunction, {
-            event: events.RuleTargetInput.fromObject({ account: account.id }),
+            event: events.RuleTargetInput.fromObject(
+              alone ? { account: group.id } : { group: group.id, accounts: group.accounts },
+            ),
           }),
         ],
       });
@@ -515,13 +526,21 @@ export class MailboxProcessor extends Construct {
 
     const pollErrors: Record<string, cloudwatch.Alarm> = {};
     const pollStale: Record<string, cloudwatch.Alarm> = {};
-    for (const account of config.accounts) {
-      const interval = scheduleInterval(account.schedule);
+    for (const group of pollGroups(config)) {
+      const interval = scheduleInterval(group.schedule);
       const { period, evaluationPeriods } = alarmWindow(interval.seconds);
-      const dimensionsMap = { service: SERVICE_NAME, account: account.id };
-      pollErrors[account.id] = withActions(
-        new cloudwatch.Alarm(this, `PollErrorsAlarm-${account.id}`, {
-          alarmDescription: `Postroom: polling account ${account.id} failed in two of the last three intervals.`,
+      const alone = group.accounts.length === 1 && group.id === group.accounts[0];
+      // A group reports as one (dimension `group`): per-account series and alarms would
+      // cost more than polling the accounts; its accounts' failures are log lines.
+      const dimensionsMap: Record<string, string> = alone
+        ? { service: SERVICE_NAME, account: group.id }
+        : { service: SERVICE_NAME, group: group.id };
+      const what = alone
+        ? `account ${group.id}`
+        : `poll group ${group.id} (${group.accounts.length} accounts)`;
+      pollErrors[group.id] = withActions(
+        new cloudwatch.Alarm(this, `PollErrorsAlarm-${group.id}`, {
+          alarmDescription: `Postroom: polling ${what} failed in two of the last three intervals.`,
           metric: new cloudwatch.Metric({
             namespace: METRICS_NAMESPACE,
             metricName: MetricNames.PollErrors,
@@ -537,10 +556,10 @@ export class MailboxProcessor extends Construct {
         }),
       );
       // A dead-man switch: no PollSucceeded data point at all is what "not polled" looks like.
-      pollStale[account.id] = withActions(
-        new cloudwatch.Alarm(this, `PollStaleAlarm-${account.id}`, {
+      pollStale[group.id] = withActions(
+        new cloudwatch.Alarm(this, `PollStaleAlarm-${group.id}`, {
           alarmDescription:
-            `Postroom: account ${account.id} has not been polled successfully for three schedule intervals` +
+            `Postroom: ${what} has not been polled successfully for three schedule intervals` +
             (interval.exact
               ? '.'
               : ' (schedule assumed daily: the cron expression was too unusual to read).'),

@@ -240,8 +240,17 @@ export const awsDeploySchema = z.strictObject({
       timeoutSeconds: z.number().int().min(10).max(900).default(300),
       /** @default 512 */
       memoryMb: z.number().int().min(128).max(10_240).default(512),
+      /**
+       * Accounts one poll invocation serves (one schedule per group of accounts
+       * that share a schedule expression). Unset: one account per invocation
+       * while there are at most `concurrency` accounts; beyond that, groups of
+       * at most 8 × `concurrency`, as even as possible.
+       */
+      accountsPerInvocation: z.number().int().min(1).max(1000).optional(),
+      /** Accounts one poll invocation polls at once, each on its own IMAP session. @default 16 */
+      concurrency: z.number().int().min(1).max(256).default(16),
     })
-    .default({ timeoutSeconds: 300, memoryMb: 512 }),
+    .default({ timeoutSeconds: 300, memoryMb: 512, concurrency: 16 }),
   processor: z
     .strictObject({
       /** SQS messages per invocation. @default 10 */

@@ -160,21 +160,48 @@ async function pollMailbox(
     bytes: 0,
     outcome: 'done',
   };
+  // Read before anything is written: the checkpoint (alongside the login, for
+  // the first mailbox) and EXAMINE's UIDNEXT. When UIDNEXT has not moved past
+  // the checkpoint the poll ends here, with no lease and no write: an empty
+  // poll costs the store one read.
+  const seen = deps.checkpoints.get(account, mailbox.name);
+  seen.catch(() => {}); // awaited below, after the session is ready
   const leaseName = pollLeaseName(account, mailbox.name);
-  if (!(await deps.leases.acquire(leaseName, deps.ownerId, LEASE_MS))) {
-    const heldBy = await leaseHolder(deps, leaseName, logger);
-    logger.info('mailbox is being polled by another poller; skipped', {
-      account,
-      mailbox: mailbox.name,
-      ...(heldBy ? { heldBy: heldBy.owner, until: heldBy.until } : {}),
-    });
-    return { ...result, outcome: 'locked', ...(heldBy ? { heldBy } : {}) };
-  }
-  const heartbeat = keepLease(deps, leaseName, logger);
+  let leased = false;
+  let heartbeat: { lost(): boolean; stop(): void } | undefined;
   try {
     const session = await sessionReady;
-    await ingestMailbox(deps, options, session, mailbox, result, logger, async () => {
-      if (heartbeat.lost() || !(await deps.leases.renew(leaseName, deps.ownerId, LEASE_MS))) {
+    const state = await session.examine(mailbox.name);
+    result.uidValidity = state.uidValidity;
+    const before = await seen;
+    warnIfUidNextWentBack(logger, account, mailbox.name, before, state);
+    if (upToDate(before, state)) {
+      finish(result, before, state);
+      return result;
+    }
+    if (!(await deps.leases.acquire(leaseName, deps.ownerId, LEASE_MS))) {
+      const heldBy = await leaseHolder(deps, leaseName, logger);
+      logger.info('mailbox is being polled by another poller; skipped', {
+        account,
+        mailbox: mailbox.name,
+        ...(heldBy ? { heldBy: heldBy.owner, until: heldBy.until } : {}),
+      });
+      const locked: MailboxPollResult = { ...result, outcome: 'locked', ...(heldBy ? { heldBy } : {}) };
+      delete locked.uidValidity;
+      return locked;
+    }
+    leased = true;
+    heartbeat = keepLease(deps, leaseName, logger);
+    // Under the lease, read again: another poller may have delivered this mail
+    // between the first read and the lease. Only what is past this checkpoint is delivered.
+    const previous = await deps.checkpoints.get(account, mailbox.name);
+    if (upToDate(previous, state)) {
+      finish(result, previous, state);
+      return result;
+    }
+    const lease = heartbeat;
+    await ingestMailbox(deps, options, session, mailbox, state, previous, result, logger, async () => {
+      if (lease.lost() || !(await deps.leases.renew(leaseName, deps.ownerId, LEASE_MS))) {
         throw new PostroomError('LEASE_LOST', `lease on ${account}/${mailbox.name} was lost`, {
           retryable: true,
         });
@@ -193,15 +220,51 @@ async function pollMailbox(
     }
     throw error;
   } finally {
-    heartbeat.stop();
-    // Started now, awaited by pollAccount (alongside LOGOUT): the mailbox is done with.
-    releases.push(
-      deps.leases.release(leaseName, deps.ownerId).catch((error: unknown) => {
-        logger.warn('could not release lease; it will expire', { lease: leaseName, ...describeError(error) });
-      }),
-    );
+    heartbeat?.stop();
+    if (leased) {
+      // Started now, awaited by pollAccount (alongside LOGOUT): the mailbox is done with.
+      releases.push(
+        deps.leases.release(leaseName, deps.ownerId).catch((error: unknown) => {
+          logger.warn('could not release lease; it will expire', {
+            lease: leaseName,
+            ...describeError(error),
+          });
+        }),
+      );
+    }
   }
   return result;
+}
+
+/**
+ * True when the mailbox holds nothing past the checkpoint: same UIDVALIDITY and
+ * UIDNEXT not beyond `lastUid + 1`. No SEARCH, FETCH, lease or write follows.
+ */
+function upToDate(checkpoint: Checkpoint | undefined, state: MailboxState): boolean {
+  return (
+    checkpoint !== undefined &&
+    checkpoint.uidValidity === state.uidValidity &&
+    state.uidNext <= checkpoint.lastUid + 1
+  );
+}
+
+function warnIfUidNextWentBack(
+  logger: Logger,
+  account: string,
+  mailbox: string,
+  checkpoint: Checkpoint | undefined,
+  state: MailboxState,
+): void {
+  if (checkpoint && checkpoint.uidValidity === state.uidValidity && state.uidNext <= checkpoint.lastUid) {
+    // UIDs only grow within one UIDVALIDITY (RFC 3501 2.3.1.1): a server whose
+    // UIDNEXT went back may reuse UIDs. The checkpoint stays; say so.
+    logger.warn('UIDNEXT is below the checkpoint with the same UIDVALIDITY; the server broke UID rules', {
+      account,
+      mailbox,
+      uidNext: state.uidNext,
+      lastUid: checkpoint.lastUid,
+    });
+  }
 }
 
 async function ingestMailbox(
@@ -209,14 +272,13 @@ async function ingestMailbox(
   options: PollOptions,
   session: MailServer,
   mailbox: MailboxSettings,
+  state: MailboxState,
+  previous: Checkpoint | undefined,
   result: MailboxPollResult,
   logger: Logger,
   renewLease: () => Promise<void>,
 ): Promise<void> {
   const account = options.account.id;
-  const previous = await deps.checkpoints.get(account, mailbox.name);
-  const state = await session.examine(mailbox.name);
-  result.uidValidity = state.uidValidity;
   const log = { account, mailbox: mailbox.name };
 
   let checkpoint = previous;
@@ -224,20 +286,7 @@ async function ingestMailbox(
   let rescan = false;
 
   if (previous && previous.uidValidity === state.uidValidity) {
-    if (state.uidNext <= previous.lastUid) {
-      // UIDs only grow within one UIDVALIDITY (RFC 3501 2.3.1.1): a server whose
-      // UIDNEXT went back may reuse UIDs. The checkpoint stays; say so.
-      logger.warn('UIDNEXT is below the checkpoint with the same UIDVALIDITY; the server broke UID rules', {
-        ...log,
-        uidNext: state.uidNext,
-        lastUid: previous.lastUid,
-      });
-    }
-    if (state.uidNext <= previous.lastUid + 1) {
-      // UIDNEXT has not moved past what we have: nothing new, and no SEARCH or FETCH is sent.
-      finish(result, previous, state);
-      return;
-    }
+    // UIDNEXT moved past the checkpoint (upToDate said so): SEARCH for what is new.
     uids = state.exists === 0 ? [] : await session.searchNewerThan(previous.lastUid);
   } else if (previous) {
     // Every stored UID is void (RFC 3501 2.3.1.1): rescan, recognising what was delivered.
@@ -274,6 +323,7 @@ async function ingestMailbox(
   // happen one after another, in UID order, each only after its blobs are on
   // disk, so the checkpoint never passes a message that is not queued.
   let committing: Promise<void> | undefined;
+  let first = true;
   const commitAfter = (previous: Promise<void> | undefined, work: () => Promise<void>) => {
     const next = (previous ?? Promise.resolve()).then(work);
     next.catch(() => {}); // awaited before the next commit and at the end; not unhandled meanwhile
@@ -304,7 +354,11 @@ async function ingestMailbox(
         metas.length > 0 ? await putBatch(deps, options, session, state, mailbox.name, metas) : [];
       // A failed commit (a lost lease, a store error) ends the poll before the next one.
       await committing;
+      const renew = !first;
+      first = false;
       committing = commitAfter(committing, async () => {
+        // Before each further batch's commit, not after each: a poll of one batch (most polls) renews nothing.
+        if (renew) await renewLease();
         await commitBatch(deps, account, mailbox.name, queued);
         result.fetched += queued.length;
         result.bytes += queued.reduce((sum, m) => sum + m.size, 0);
@@ -316,7 +370,6 @@ async function ingestMailbox(
           total,
           bytes: result.bytes,
         });
-        await renewLease();
       });
     }
     await committing;

@@ -2,9 +2,10 @@
  * The one-machine loop behind `postroom run`: poll every account on its
  * schedule, wake up at once for mailboxes watched with IMAP IDLE, and process
  * the queue after every poll that brought mail (and after the first and every
- * scheduled poll, for work left queued). Jobs run one at a time (the
- * local stand-ins are one SQLite file; the IMAP server is not flooded), and
- * identical pending jobs are merged.
+ * scheduled poll, for work left queued). Polls of different accounts that
+ * are due together run at once (up to `pollConcurrency`, so the IMAP server
+ * is not flooded); processing the queue runs alone. Identical pending jobs
+ * are merged.
  *
  * Stopping (SIGINT/SIGTERM): no new batches start, the batch in flight
  * finishes and is checkpointed, watchers log out, and `stop()` resolves.
@@ -29,6 +30,11 @@ export interface RunnerDependencies {
     job: RunnerJob,
     outcome: { ok: boolean; fetched?: number; processed?: number; error?: unknown },
   ): void;
+  /**
+   * Polls of different accounts waiting together run at once, up to this many
+   * (each on its own session); the queue is processed alone. @default 1
+   */
+  pollConcurrency?: number;
   /** @default 1000 */
   reconnectBaseMs?: number;
   /** @default 60000 */
@@ -172,8 +178,25 @@ export class Runner {
         this.#wake = undefined;
         continue;
       }
-      await this.#runJob(job);
+      if (job.kind === 'poll') await Promise.all(this.#takePolls(job).map((poll) => this.#runJob(poll)));
+      else await this.#runJob(job);
     }
+  }
+
+  /** `first` and the waiting polls of other accounts, up to `pollConcurrency` in all. */
+  #takePolls(first: RunnerJob & { kind: 'poll' }): RunnerJob[] {
+    const batch: (RunnerJob & { kind: 'poll' })[] = [first];
+    const limit = this.#deps.pollConcurrency ?? 1;
+    for (let i = 0; i < this.#pending.length && batch.length < limit; ) {
+      const next = this.#pending[i]!;
+      if (next.kind === 'poll' && !batch.some((b) => b.account === next.account)) {
+        batch.push(next);
+        this.#pending.splice(i, 1);
+      } else {
+        i++;
+      }
+    }
+    return batch;
   }
 
   async #runJob(job: RunnerJob): Promise<void> {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
-import { type PollResult, pollAccount } from '../../core/poll.ts';
-import { describeError } from '../../errors.ts';
+import { DEFAULT_POLL_CONCURRENCY, pollAccounts } from '../../core/poll-fleet.ts';
+import { ConfigError } from '../../errors.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor, unknownAccount } from '../options.ts';
 import { sharedRedactor, table } from '../output.ts';
 import { firstPollNote } from '../poll-notes.ts';
@@ -11,6 +11,7 @@ import { ProgressLine } from '../progress.ts';
 interface PollCommandOptions extends GlobalOptions {
   account?: string;
   mailbox?: string[];
+  concurrency: number;
 }
 
 export function registerPoll(program: Command): void {
@@ -19,13 +20,19 @@ export function registerPoll(program: Command): void {
       .command('poll')
       .summary('fetch new mail once: store each message and queue a pointer to it')
       .description(
-        'Opens one IMAP session per account, finds new mail by UID, stores each raw message ' +
+        'Opens one IMAP session per account (several accounts at once, see --concurrency), finds new mail by UID, stores each raw message ' +
           '(blob store), queues a pointer to it and moves the checkpoint, batch by batch. ' +
           'Uses the local stand-ins (a folder and SQLite under store.dir) unless the config ' +
           'says store: { kind: aws }. Reads with BODY.PEEK[]: never marks mail \\Seen.',
       )
       .option('-a, --account <id>', 'only this account')
       .option('-m, --mailbox <name...>', 'only these mailboxes (logical names, e.g. Finance/Invoices)')
+      .option(
+        '--concurrency <n>',
+        'accounts polled at once, each on its own IMAP session',
+        concurrencyOption,
+        DEFAULT_POLL_CONCURRENCY,
+      )
       .option('--trace', 'print the IMAP dialog as C:/S: lines on stderr (credentials redacted)')
       .addHelpText(
         'after',
@@ -55,32 +62,23 @@ Examples:
       ...(options.trace ? { trace: terminal } : {}),
     });
     const progress = new ProgressLine({ stream: process.stderr, enabled: !options.json && !options.quiet });
-    const total: PollResult = { fetched: 0, mailboxes: [] };
+    let total: Awaited<ReturnType<typeof pollAccounts>>;
     const failures: string[] = [];
     try {
-      for (const account of accounts) {
-        try {
-          const result = await pollAccount(runtime.pollDependencies(), {
-            account,
-            ingest: config.ingest,
-            ...(options.mailbox ? { mailboxes: options.mailbox } : {}),
-            onProgress: (p) => progress.update(`${p.account}/${p.mailbox}`, p.fetched, p.total),
-          });
-          progress.done();
-          total.fetched += result.fetched;
-          total.mailboxes.push(...result.mailboxes);
-          for (const m of result.mailboxes) if (m.error) failures.push(m.error.message);
-        } catch (error) {
-          progress.done();
-          // One account failing (auth, network, TLS) does not stop the others.
-          failures.push(describeError(error).message);
-          if (options.verbose && error instanceof Error && error.stack) terminal.say(error.stack);
-        }
-      }
+      // One account failing (auth, network, TLS) does not stop the others: it is one line below.
+      total = await pollAccounts(runtime.pollDependencies(), {
+        accounts,
+        concurrency: options.concurrency,
+        ingest: config.ingest,
+        ...(options.mailbox ? { mailboxes: options.mailbox } : {}),
+        onProgress: (p) => progress.update(`${p.account}/${p.mailbox}`, p.fetched, p.total),
+      });
+      progress.done();
     } finally {
       await runtime.close();
     }
-
+    for (const m of total.mailboxes) if (m.error) failures.push(m.error.message);
+    for (const f of total.failures) failures.push(f.message);
     if (options.json) {
       terminal.json({
         fetched: total.fetched,
@@ -110,4 +108,15 @@ Examples:
     for (const failure of failures) terminal.say(`${terminal.paint('red', 'error')}: ${failure}`);
     if (failures.length > 0) process.exitCode = 1;
   });
+}
+
+/** Parses `--concurrency` (shared with `postroom run`). */
+export function concurrencyOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ConfigError(`--concurrency: expected a whole number of at least 1, got ${value}`, [
+      '--concurrency: expected a positive integer',
+    ]);
+  }
+  return n;
 }

@@ -4,6 +4,7 @@ import { loadConfig } from '../../config/load.ts';
 import { mailboxSettings } from '../../config/mailbox-settings.ts';
 import { drainQueue } from '../../core/drain.ts';
 import { pollAccount } from '../../core/poll.ts';
+import { DEFAULT_POLL_CONCURRENCY } from '../../core/poll-fleet.ts';
 import { Runner } from '../../core/runner.ts';
 import { msUntilNext } from '../../core/schedule.ts';
 import { ConfigError } from '../../errors.ts';
@@ -12,6 +13,7 @@ import { sharedRedactor } from '../output.ts';
 import { ProgressLine } from '../progress.ts';
 import { RunReport } from '../run-report.ts';
 import { onStopSignals } from '../stop-signals.ts';
+import { concurrencyOption } from './poll.ts';
 
 /** SIGTERM must end the process within 10 s (service managers kill it after that); leave a margin for LOGOUT. */
 const STOP_DEADLINE_MS = 9_000;
@@ -30,6 +32,12 @@ export function registerRun(program: Command): void {
           'queue is processed after every poll that brought mail. ' +
           'Ctrl-C / SIGTERM: the batch in flight is finished and checkpointed, sessions log out, exit 0.',
       )
+      .option(
+        '--concurrency <n>',
+        'accounts polled at once when their polls are due together',
+        concurrencyOption,
+        DEFAULT_POLL_CONCURRENCY,
+      )
       .option('--trace', 'print the IMAP dialog as C:/S: lines on stderr (credentials redacted)')
       .addHelpText(
         'after',
@@ -46,7 +54,7 @@ Examples:
   $ postroom run --config postroom.yaml --json | jq -c 'select(.status == "failed")'
   $ postroom run --config postroom.yaml --verbose     # log every poll and batch`,
       ),
-  ).action(async (options: GlobalOptions) => {
+  ).action(async (options: GlobalOptions & { concurrency: number }) => {
     const terminal = terminalFor(options);
     const config = await loadConfig(options.config);
     if (config.store.kind !== 'local') {
@@ -71,6 +79,7 @@ Examples:
       {
         accounts: config.accounts,
         logger: terminal,
+        pollConcurrency: options.concurrency,
         poll: async (account, mailboxes, signal) => {
           const progress = new ProgressLine({ stream: process.stderr, enabled: !quiet });
           try {
