@@ -23,7 +23,14 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { describeError, PostroomError, QueueSendError } from '../../errors.ts';
-import type { MessageRef, Queue, QueueConsumer, QueueMessage, ReceivedMessage } from '../../ports.ts';
+import type {
+  MessageRef,
+  Queue,
+  QueueConsumer,
+  QueueMessage,
+  ReceivedMessage,
+  ReleaseOutcome,
+} from '../../ports.ts';
 import { isHolderGone, type ProcessHolder, thisProcess } from './process-holder.ts';
 import { addMissingColumns, openDatabase, type SqliteDatabase } from './sqlite.ts';
 
@@ -150,7 +157,9 @@ export class SqliteQueue implements Queue, QueueConsumer {
   private readonly receiveTx: Database.Transaction<
     (max: number, visibilityMs: number, now: number) => MessageRow[]
   >;
-  private readonly releaseTx: Database.Transaction<(receipt: string, reason: string, now: number) => boolean>;
+  private readonly releaseTx: Database.Transaction<
+    (receipt: string, reason: string, now: number) => ReleaseOutcome | undefined
+  >;
 
   constructor(db: string | SqliteDatabase, options: SqliteQueueOptions = {}) {
     this.db = typeof db === 'string' ? openDatabase(db) : db;
@@ -210,6 +219,13 @@ export class SqliteQueue implements Queue, QueueConsumer {
       listDead: this.db.prepare('SELECT * FROM dead_letter ORDER BY id LIMIT ?'),
       deadById: this.db.prepare('SELECT * FROM dead_letter WHERE id = ?'),
       removeDead: this.db.prepare('DELETE FROM dead_letter WHERE id = ?'),
+      countsByMailbox: this.db.prepare(
+        `SELECT account, mailbox, sum(queued) AS queued, sum(inFlight) AS inFlight, sum(dead) AS deadLetter FROM (
+           SELECT account, mailbox, visible_at <= @now AS queued, visible_at > @now AS inFlight, 0 AS dead
+           FROM queue_messages
+           UNION ALL SELECT account, mailbox, 0, 0, 1 FROM dead_letter
+         ) GROUP BY account, mailbox`,
+      ),
     };
     this.statements = s;
 
@@ -235,11 +251,14 @@ export class SqliteQueue implements Queue, QueueConsumer {
 
     this.releaseTx = this.db.transaction((receipt: string, reason: string, now: number) => {
       const row = s.byReceipt.get(receipt) as MessageRow | undefined;
-      if (!row) return false;
+      if (!row) return undefined;
       // A stack trace can be long; the start says what went wrong.
-      if (row.receive_count >= this.maxReceives) this.moveToDeadLetter(row, reason.slice(0, 4000), now);
-      else s.makeVisible.run(now, row.id);
-      return true;
+      if (row.receive_count >= this.maxReceives) {
+        this.moveToDeadLetter(row, reason.slice(0, 4000), now);
+        return 'dead-lettered';
+      }
+      s.makeVisible.run(now, row.id);
+      return 'released';
     });
   }
 
@@ -287,11 +306,13 @@ export class SqliteQueue implements Queue, QueueConsumer {
 
   /**
    * Makes the message visible again, or moves it to `dead_letter` with `reason`
-   * once it has been received `maxReceives` times. Throws `StaleReceiptError`
-   * when the receipt no longer holds the message.
+   * once it has been received `maxReceives` times, and says which. Throws
+   * `StaleReceiptError` when the receipt no longer holds the message.
    */
-  async release(receipt: string, reason: string): Promise<void> {
-    if (!this.releaseTx.immediate(receipt, reason, this.clock())) throw new StaleReceiptError(receipt);
+  async release(receipt: string, reason: string): Promise<ReleaseOutcome> {
+    const outcome = this.releaseTx.immediate(receipt, reason, this.clock());
+    if (!outcome) throw new StaleReceiptError(receipt);
+    return outcome;
   }
 
   /** Messages waiting, in flight and dead-lettered. */
@@ -304,12 +325,38 @@ export class SqliteQueue implements Queue, QueueConsumer {
     return (this.statements.listDead.all(limit) as DeadLetterRow[]).map(toDeadLetter);
   }
 
+  /** Messages waiting, in flight and dead-lettered, per (account, mailbox). */
+  statsByMailbox(): (QueueStats & { account: string; mailbox: string })[] {
+    return this.statements.countsByMailbox.all({ now: this.clock() }) as (QueueStats & {
+      account: string;
+      mailbox: string;
+    })[];
+  }
+
+  /** One dead letter by its id. */
+  deadLetter(id: number): DeadLetter | undefined {
+    const row = this.statements.deadById.get(id) as DeadLetterRow | undefined;
+    return row ? toDeadLetter(row) : undefined;
+  }
+
+  /** Deletes dead letters for good; returns the ids that were there. */
+  dropDeadLetters(ids: number[]): number[] {
+    const s = this.statements;
+    const drop = this.db.transaction(() => ids.filter((id) => s.removeDead.run(id).changes === 1));
+    return drop.immediate();
+  }
+
   /**
    * Puts dead-lettered messages back on the queue with a fresh receive count
    * (after the cause was fixed), and returns how many moved.
    * @default every dead letter when `ids` is omitted
    */
   redrive(ids?: number[]): number {
+    return this.redriveIds(ids).length;
+  }
+
+  /** {@link redrive}, returning the ids that moved. */
+  redriveIds(ids?: number[]): number[] {
     const s = this.statements;
     const move = this.db.transaction((now: number) => {
       const rows = ids
@@ -319,7 +366,7 @@ export class SqliteQueue implements Queue, QueueConsumer {
         s.insert.run(row.account, row.mailbox, row.uid_validity, row.uid, row.body, now, now);
         s.removeDead.run(row.id);
       }
-      return rows.length;
+      return rows.map((row) => row.id);
     });
     return move.immediate(this.clock());
   }

@@ -7,6 +7,7 @@ import { pollAccount } from '../../core/poll.ts';
 import { Runner } from '../../core/runner.ts';
 import { msUntilNext } from '../../core/schedule.ts';
 import { ConfigError } from '../../errors.ts';
+import { deadLetterLine } from '../dead-letter-notice.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { sharedRedactor } from '../output.ts';
 import { ProgressLine } from '../progress.ts';
@@ -71,7 +72,14 @@ Examples:
             progress.done();
           }
         },
-        processQueue: (signal) => drainQueue(runtime.drainDependencies(), { signal }),
+        processQueue: (signal) =>
+          drainQueue(runtime.drainDependencies(), {
+            signal,
+            // Said even with --json (on stderr): the message has left the queue for good.
+            onDeadLetter: (notice) => {
+              if (!options.quiet) terminal.say(deadLetterLine(notice));
+            },
+          }),
         watch: (account, mailbox, handlers) => runtime.watchMailbox(account, mailbox, handlers),
         onJobDone: (job, outcome) => {
           if (quiet || !outcome.ok) return;
