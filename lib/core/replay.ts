@@ -34,8 +34,8 @@ export interface ReplayDependencies extends ProcessDependencies {
   checkpoints: CheckpointStore;
 }
 
-/** Which UIDs: a parsed `--uids` set. */
-export type UidSelector = (uid: number) => boolean;
+/** Which UIDs: a parsed `--uids` set; `highest` is what `*` stands for (the highest stored UID). */
+export type UidSelector = (uid: number, highest: number) => boolean;
 
 export interface ReplayOptions {
   account: string;
@@ -70,17 +70,21 @@ export interface ReplayResult {
 
 /** Parses an IMAP-style UID set (`4`, `1:20`, `7,9:12,30:*`); throws on anything else. */
 export function parseUidSet(text: string): UidSelector {
-  const ranges: [number, number][] = [];
+  const ranges: [string, string][] = [];
   for (const part of text.split(',')) {
     const match = /^(\d{1,10}|\*)(?::(\d{1,10}|\*))?$/.exec(part.trim());
     if (!match) throw new PostroomError('USAGE', `--uids: "${part}" is not a UID or a range like 4:20`);
-    const bound = (s: string) => (s === '*' ? Number.POSITIVE_INFINITY : Number(s));
-    const from = bound(match[1]!);
-    const to = match[2] === undefined ? from : bound(match[2]);
-    if (from === 0 || to === 0) throw new PostroomError('USAGE', '--uids: UIDs start at 1');
-    ranges.push(from <= to ? [from, to] : [to, from]);
+    const from = match[1]!;
+    const to = match[2] ?? from;
+    if (from === '0' || to === '0') throw new PostroomError('USAGE', '--uids: UIDs start at 1');
+    ranges.push([from, to]);
   }
-  return (uid) => ranges.some(([low, high]) => uid >= low && uid <= high);
+  const bound = (text: string, highest: number) => (text === '*' ? highest : Number(text));
+  return (uid, highest) =>
+    ranges.some(([a, b]) => {
+      const [low, high] = [bound(a, highest), bound(b, highest)].sort((x, y) => x - y) as [number, number];
+      return uid >= low && uid <= high;
+    });
 }
 
 export async function replay(deps: ReplayDependencies, options: ReplayOptions): Promise<ReplayResult> {
@@ -98,7 +102,6 @@ export async function replay(deps: ReplayDependencies, options: ReplayOptions): 
     if (!match) continue;
     const uidValidity = Number(match[1]);
     const uid = Number(match[2]);
-    if (options.uids && !options.uids(uid)) continue;
     const list = stored.get(uidValidity) ?? [];
     list.push({ uid, entry });
     stored.set(uidValidity, list);
@@ -106,7 +109,9 @@ export async function replay(deps: ReplayDependencies, options: ReplayOptions): 
   const checkpoint = await deps.checkpoints.get(options.account, options.mailbox);
   // UIDs the user names are the mailbox's current ones: those of the checkpoint's UIDVALIDITY.
   const uidValidity = checkpoint?.uidValidity ?? Math.max(...stored.keys());
-  const candidates = (stored.get(uidValidity) ?? []).sort((a, b) => a.uid - b.uid);
+  const all = (stored.get(uidValidity) ?? []).sort((a, b) => a.uid - b.uid);
+  const highest = all.at(-1)?.uid ?? 0;
+  const candidates = options.uids ? all.filter(({ uid }) => options.uids!(uid, highest)) : all;
   const result: ReplayResult = {
     ...(Number.isFinite(uidValidity) ? { uidValidity } : {}),
     applied: options.apply,

@@ -197,7 +197,7 @@ describe('postroom dead-letters', () => {
     // Assess
     expect(processed.code).toBe(1);
     expect(processed.stderr).toContain(`dead-lettered test/INBOX UID ${uids[0]}: no blob at`);
-    expect(processed.stdout).toContain('processed 1, failed 2 (dead-lettered 2)');
+    expect(processed.stdout).toContain('processed 1, failed 2, dead-lettered 2 (flag 1)');
     expect(listed.deadLetters.map((d) => [d.uid, d.receiveCount])).toEqual([
       [uids[0], 1],
       [uids[1], 1],

@@ -19,7 +19,14 @@ import type { DeadLetterView } from '#lib/core/dead-letters.ts';
 import type { StatusReport } from '#lib/core/status.ts';
 import { textMessage } from '../fixtures/messages.ts';
 import { writeConfigFile } from '../helpers/cli.ts';
-import { appendMessages, dovecotInfo, freshUser, testAccount, withSetupClient } from '../helpers/dovecot.ts';
+import {
+  appendMessages,
+  dovecotInfo,
+  freshUser,
+  getFlags,
+  testAccount,
+  withSetupClient,
+} from '../helpers/dovecot.ts';
 import {
   createStateTable,
   type DynamoEmulator,
@@ -57,7 +64,7 @@ afterAll(async () => {
 });
 
 /** A main queue whose RedrivePolicy names a fresh DLQ, a bucket, a table, and a config file using them. */
-async function awsStore(name: string, accounts: unknown[]) {
+async function awsStore(name: string, accounts: unknown[], rules: unknown[] = []) {
   const dlq = await client.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
   const { Attributes } = await client.send(
     new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }),
@@ -75,7 +82,7 @@ async function awsStore(name: string, accounts: unknown[]) {
   const config = writeConfigFile({ accounts }, 'postroom-operator-aws-');
   writeFileSync(
     config.file,
-    JSON.stringify({ store: { kind: 'aws', bucket: name, queueUrl: main.QueueUrl, table }, accounts }),
+    JSON.stringify({ store: { kind: 'aws', bucket: name, queueUrl: main.QueueUrl, table }, accounts, rules }),
   );
   return { file: config.file, queueUrl: main.QueueUrl!, dlqUrl: dlq.QueueUrl! };
 }
@@ -138,6 +145,51 @@ describe('operator commands with store: { kind: aws }', () => {
       deadLetters: 0,
       note: 'SQS approximate counts, not per mailbox',
     });
+  });
+
+  it('replay finds the stored mail in S3 and records what it did in DynamoDB', async () => {
+    // Prepare
+    const info = dovecotInfo();
+    const user = freshUser(info, 'opr');
+    process.env.POSTROOM_TEST_PASSWORD = user.password;
+    const account = testAccount(info, user, { tls: false });
+    const store = await awsStore(
+      `replay-${user.user}`,
+      [account],
+      [{ name: 'tag', then: [{ flag: 'replayed' }] }],
+    );
+    const uids = await withSetupClient(info, user, (c) =>
+      appendMessages(
+        c,
+        'INBOX',
+        [1, 2].map((i) => textMessage(i, { namespace: user.user })),
+      ),
+    );
+    await cli(['poll', '--config', store.file]);
+    const replay = [
+      'replay',
+      '--account',
+      'test',
+      '--mailbox',
+      'INBOX',
+      '--uids',
+      '1:*',
+      '--config',
+      store.file,
+    ];
+    type Result = { messages: number; todo: number; alreadyDone: number; failed: number };
+
+    // Act
+    const dry = await cli<Result>(replay);
+    const applied = await cli<Result>([...replay, '--apply']);
+    const second = await cli<Result>([...replay, '--apply']);
+
+    // Assess
+    expect(dry.out).toMatchObject({ messages: 2, todo: 2, alreadyDone: 0, failed: 0 });
+    expect(applied.out).toMatchObject({ messages: 2, todo: 2, alreadyDone: 0, failed: 0 });
+    expect(second.out).toMatchObject({ messages: 2, todo: 0, alreadyDone: 2, failed: 0 });
+    const flags = await withSetupClient(info, user, (c) => getFlags(c, 'INBOX'));
+    for (const uid of uids) expect(flags.get(uid)).toContain('replayed');
   });
 
   it('dead-letters lists, shows, retries (back to the main queue) and drops the SQS DLQ', async () => {

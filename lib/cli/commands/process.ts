@@ -85,7 +85,7 @@ Examples:
     for (const line of deadLetterLines(summary.deadLetters)) terminal.say(line);
     terminal.print(
       `processed ${summary.processed}, failed ${summary.failed}` +
-        `${summary.deadLettered > 0 ? ` (dead-lettered ${summary.deadLettered})` : ''}` +
+        `${summary.deadLettered > 0 ? `, dead-lettered ${summary.deadLettered}` : ''}` +
         `${summary.gone > 0 ? `, gone ${summary.gone}` : ''}${counts ? ` (${counts})` : ''}`,
     );
   });

@@ -85,7 +85,7 @@ function printReport(terminal: Terminal, report: StatusReport): void {
   } else {
     terminal.print(
       table(
-        ['account', 'mailbox', 'last poll', 'lag', 'checkpoint', 'lease', 'dead', 'last error'],
+        ['account', 'mailbox', 'last poll', 'lag', 'uidValidity/lastUid', 'lease', 'dead', 'last error'],
         rows.map((m) => [
           m.account,
           m.mailbox,
