@@ -19,6 +19,7 @@ import {
   killAllPostroom,
   readEventsFile,
   runPostroom,
+  spawnPostroom,
   writeConfigFile,
 } from '../helpers/cli.ts';
 import {
@@ -217,6 +218,29 @@ describe('postroom dead-letters', () => {
     expect(dropped.stderr).toContain('no dead letter 999');
     expect(left.deadLetters).toEqual([]);
     expect(noIds.code).toBe(2);
+  });
+});
+
+describe('postroom run and dead letters', () => {
+  it('says when a message goes to the dead letters, with its reason', async () => {
+    // Prepare: a move to a special-use folder the user does not have fails every time; one try is all it gets.
+    const op = setup({
+      rules: [{ name: 'archive', when: { subject: 'Text' }, then: [{ move: { specialUse: '\\Archive' } }] }],
+      aws: { processor: { maxReceives: 1 } },
+    });
+    const [uid] = await op.append(1);
+
+    // Act
+    const cli = spawnPostroom(['run', '--config', op.config.file], {
+      env: { POSTROOM_TEST_PASSWORD: op.user.password },
+    });
+    await cli.waitForStderr(/dead-lettered test\/INBOX UID \d+: .*/, 60_000);
+    cli.signal('SIGTERM');
+    const result = await cli.exited;
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(new RegExp(`dead-lettered test/INBOX UID ${uid}: .*Archive`));
   });
 });
 
