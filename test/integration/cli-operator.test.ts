@@ -154,12 +154,15 @@ describe('postroom status', () => {
 
     // Act
     const down = await op.run(['status']);
+    const storeOnly = await op.run(['status', '--no-server']);
     const badTimeout = await op.run(['status', '--timeout', 'soon']);
     const badAccount = await op.run(['status', '--account', 'nobody']);
 
     // Assess
     expect(down.code).toBe(1);
     expect(down.stdout).toMatch(/test\/INBOX: server not reached: /);
+    expect(storeOnly.code).toBe(0);
+    expect(storeOnly.stdout).toContain('server not asked (--no-server)');
     expect(badTimeout.code).toBe(2);
     expect(badAccount.code).toBe(2);
     expect(badAccount.stderr).toContain('expected one of test');

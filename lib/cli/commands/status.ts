@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { openRuntime } from '../../composition/open-runtime.ts';
 import { loadConfig } from '../../config/load.ts';
-import { type MailboxStatus, readStatus, type StatusReport } from '../../core/status.ts';
+import { type MailboxStatus, NOT_ASKED, readStatus, type StatusReport } from '../../core/status.ts';
 import { chosenAccounts } from '../accounts.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { printable, sharedRedactor, type Terminal, table } from '../output.ts';
@@ -109,8 +109,10 @@ function printReport(terminal: Terminal, report: StatusReport): void {
   // The long explanations under the table, one line each, so the table stays narrow.
   for (const m of rows) {
     if (m.lag.serverError) terminal.print(`${m.account}/${m.mailbox}: ${printable(m.lag.serverError)}`);
-    if (m.lag.serverNote) terminal.print(`${m.account}/${m.mailbox}: ${printable(m.lag.serverNote)}`);
+    if (m.lag.serverNote && m.lag.serverNote !== NOT_ASKED)
+      terminal.print(`${m.account}/${m.mailbox}: ${printable(m.lag.serverNote)}`);
   }
+  if (rows.some((m) => m.lag.serverNote === NOT_ASKED)) terminal.print(NOT_ASKED);
 }
 
 function lagCell(m: MailboxStatus): string {
