@@ -10,8 +10,10 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '#lib/adapters/local/sqlite.ts';
+import { SqliteLeaseStore } from '#lib/adapters/local/sqlite-lease-store.ts';
 import type { AccountConfig } from '#lib/config/schema.ts';
-import { rawBlobKey } from '#lib/core/keys.ts';
+import { pollLeaseName, rawBlobKey } from '#lib/core/keys.ts';
 import type { StatusReport } from '#lib/core/status.ts';
 import { textMessage } from '../fixtures/messages.ts';
 import {
@@ -115,6 +117,11 @@ describe('postroom status', () => {
     const uids = await op.append(3);
     await op.run(['poll']);
     await op.append(2, 10);
+    // Another poller holds the down account's mailbox (as a poll in another process would).
+    const leases = new SqliteLeaseStore({
+      db: openDatabase(join(op.config.storeDir, 'postroom.db'), 'process'),
+    });
+    await leases.acquire(pollLeaseName('down', 'INBOX'), 'elsewhere:42', 120_000);
 
     // Act
     const report = await op.json<StatusReport>(['status', '--timeout', '5']);
@@ -136,6 +143,7 @@ describe('postroom status', () => {
       deadLetters: 0,
     });
     expect(down!.mailboxes[0]).toMatchObject({
+      lease: { owner: 'elsewhere:42', until: expect.any(String) },
       lastPoll: null,
       lastError: { message: expect.any(String) },
       lag: { server: null, serverError: expect.stringMatching(/^server not reached: /) },
