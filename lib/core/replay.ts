@@ -129,9 +129,14 @@ export async function replay(deps: ReplayDependencies, options: ReplayOptions): 
     }
     if (messages.length === 0) continue;
     const batch = messages.map((message) => ({ id: message.blob.key, message, receiveCount: 1 }));
-    const items = options.apply
-      ? (await processBatch(deps, batch)).items.map(withoutId)
-      : await Promise.all(batch.map((item) => dryRun(deps, item)));
+    let items: ReplayItem[];
+    if (options.apply) {
+      items = (await processBatch(deps, batch)).items.map(withoutId);
+    } else {
+      // One at a time, as processBatch plans: a parsed message is held only while it is planned.
+      items = [];
+      for (const item of batch) items.push(await dryRun(deps, item));
+    }
     for (const item of items) {
       result.messages += 1;
       if (item.status === 'failed') result.failed += 1;

@@ -1,7 +1,9 @@
 /**
  * The local queue's dead letters and depth as the ports `postroom
- * dead-letters` and `postroom status` use: a view over `SqliteQueue`'s
- * `dead_letter` and `queue_messages` tables (see `sqlite-queue.ts`).
+ * dead-letters` and `postroom status` use them: a view over `SqliteQueue`'s
+ * `dead_letter` and `queue_messages` tables (their layout is described in
+ * `sqlite-queue.ts`; the queue creates them). Retry is the queue's own
+ * `redrive`, which puts messages back with a fresh receive count.
  */
 import type {
   DeadLetterEntry,
@@ -10,14 +12,34 @@ import type {
   QueueDepth,
   QueueInspector,
 } from '../../ports.ts';
-import type { DeadLetter, SqliteQueue } from './sqlite-queue.ts';
+import { type DeadLetterRow, type SqliteQueue, toDeadLetter } from './sqlite-queue.ts';
+
+interface MailboxCounts {
+  account: string;
+  mailbox: string;
+  queued: number;
+  inFlight: number;
+  deadLetters: number;
+}
 
 /** `DeadLetterStore` and `QueueInspector` over the local queue. Ids are the `dead_letter` row ids. */
 export class SqliteDeadLetterStore implements DeadLetterStore, QueueInspector {
   readonly #queue: SqliteQueue;
+  readonly #remove;
+  readonly #byId;
+  readonly #counts;
 
   constructor(queue: SqliteQueue) {
     this.#queue = queue;
+    this.#remove = queue.db.prepare<[number]>('DELETE FROM dead_letter WHERE id = ?');
+    this.#byId = queue.db.prepare<[number], DeadLetterRow>('SELECT * FROM dead_letter WHERE id = ?');
+    this.#counts = queue.db.prepare<{ now: number }, MailboxCounts>(
+      `SELECT account, mailbox, sum(queued) AS queued, sum(inFlight) AS inFlight, sum(dead) AS deadLetters FROM (
+         SELECT account, mailbox, visible_at <= @now AS queued, visible_at > @now AS inFlight, 0 AS dead
+         FROM queue_messages
+         UNION ALL SELECT account, mailbox, 0, 0, 1 FROM dead_letter
+       ) GROUP BY account, mailbox`,
+    );
   }
 
   async list(limit: number): Promise<DeadLetterEntry[]> {
@@ -26,8 +48,8 @@ export class SqliteDeadLetterStore implements DeadLetterStore, QueueInspector {
 
   async get(id: string): Promise<DeadLetterEntry | undefined> {
     const rowId = toRowId(id);
-    const dead = rowId === undefined ? undefined : this.#queue.deadLetter(rowId);
-    return dead ? toEntry(dead) : undefined;
+    const row = rowId === undefined ? undefined : this.#byId.get(rowId);
+    return row ? toEntry(toDeadLetter(row)) : undefined;
   }
 
   async retry(ids?: string[]): Promise<DeadLetterMoves> {
@@ -36,24 +58,23 @@ export class SqliteDeadLetterStore implements DeadLetterStore, QueueInspector {
   }
 
   async drop(ids: string[]): Promise<DeadLetterMoves> {
-    return moves(ids, (rowIds) => this.#queue.dropDeadLetters(rowIds));
+    const drop = this.#queue.db.transaction((rowIds: number[]) =>
+      rowIds.filter((id) => this.#remove.run(id).changes === 1),
+    );
+    return moves(ids, (rowIds) => drop.immediate(rowIds));
   }
 
   async depth(): Promise<QueueDepth> {
     const total = this.#queue.stats();
     const byMailbox: NonNullable<QueueDepth['byMailbox']> = new Map();
-    for (const row of this.#queue.statsByMailbox()) {
-      byMailbox.set(`${row.account}\0${row.mailbox}`, {
-        queued: row.queued,
-        inFlight: row.inFlight,
-        deadLetters: row.deadLetter,
-      });
+    for (const { account, mailbox, ...counts } of this.#counts.all({ now: Date.now() })) {
+      byMailbox.set(`${account}\0${mailbox}`, counts);
     }
     return { queued: total.queued, inFlight: total.inFlight, deadLetters: total.deadLetter, byMailbox };
   }
 }
 
-function toEntry(dead: DeadLetter): DeadLetterEntry {
+function toEntry(dead: ReturnType<SqliteQueue['deadLetters']>[number]): DeadLetterEntry {
   return {
     id: String(dead.id),
     body: dead.body,
@@ -68,7 +89,7 @@ function toRowId(id: string): number | undefined {
 }
 
 function moves(ids: string[], apply: (rowIds: number[]) => number[]): DeadLetterMoves {
-  const rowIds = ids.map(toRowId).filter((id) => id !== undefined);
+  const rowIds = [...new Set(ids.map(toRowId).filter((id) => id !== undefined))];
   const done = new Set(apply(rowIds).map(String));
   return { done: ids.filter((id) => done.has(id)), missing: ids.filter((id) => !done.has(id)) };
 }

@@ -124,7 +124,7 @@ interface MessageRow {
   receipt: string;
 }
 
-interface DeadLetterRow {
+export interface DeadLetterRow {
   id: number;
   account: string;
   mailbox: string;
@@ -219,13 +219,6 @@ export class SqliteQueue implements Queue, QueueConsumer {
       listDead: this.db.prepare('SELECT * FROM dead_letter ORDER BY id LIMIT ?'),
       deadById: this.db.prepare('SELECT * FROM dead_letter WHERE id = ?'),
       removeDead: this.db.prepare('DELETE FROM dead_letter WHERE id = ?'),
-      countsByMailbox: this.db.prepare(
-        `SELECT account, mailbox, sum(queued) AS queued, sum(inFlight) AS inFlight, sum(dead) AS deadLetter FROM (
-           SELECT account, mailbox, visible_at <= @now AS queued, visible_at > @now AS inFlight, 0 AS dead
-           FROM queue_messages
-           UNION ALL SELECT account, mailbox, 0, 0, 1 FROM dead_letter
-         ) GROUP BY account, mailbox`,
-      ),
     };
     this.statements = s;
 
@@ -325,27 +318,6 @@ export class SqliteQueue implements Queue, QueueConsumer {
     return (this.statements.listDead.all(limit) as DeadLetterRow[]).map(toDeadLetter);
   }
 
-  /** Messages waiting, in flight and dead-lettered, per (account, mailbox). */
-  statsByMailbox(): (QueueStats & { account: string; mailbox: string })[] {
-    return this.statements.countsByMailbox.all({ now: this.clock() }) as (QueueStats & {
-      account: string;
-      mailbox: string;
-    })[];
-  }
-
-  /** One dead letter by its id. */
-  deadLetter(id: number): DeadLetter | undefined {
-    const row = this.statements.deadById.get(id) as DeadLetterRow | undefined;
-    return row ? toDeadLetter(row) : undefined;
-  }
-
-  /** Deletes dead letters for good; returns the ids that were there. */
-  dropDeadLetters(ids: number[]): number[] {
-    const s = this.statements;
-    const drop = this.db.transaction(() => ids.filter((id) => s.removeDead.run(id).changes === 1));
-    return drop.immediate();
-  }
-
   /**
    * Puts dead-lettered messages back on the queue with a fresh receive count
    * (after the cause was fixed), and returns how many moved.
@@ -410,7 +382,8 @@ export class SqliteQueue implements Queue, QueueConsumer {
   }
 }
 
-function toDeadLetter(row: DeadLetterRow): DeadLetter {
+/** A `dead_letter` row as the queue reports it (also for `sqlite-dead-letters.ts`). */
+export function toDeadLetter(row: DeadLetterRow): DeadLetter {
   return {
     id: row.id,
     account: row.account,
