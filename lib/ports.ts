@@ -64,11 +64,25 @@ export interface BlobStore {
   getHead?(key: string, maxBytes: number): Promise<Uint8Array>;
   exists(key: string): Promise<boolean>;
   /**
+   * The blobs whose keys start with `prefix`, in no promised order (`postroom
+   * replay` finds a mailbox's stored mail this way). Optional: a store that
+   * cannot list leaves replay unavailable.
+   */
+  list?(prefix: string): AsyncIterable<BlobEntry>;
+  /**
    * Makes every blob put so far durable, where puts alone do not (the local
    * folder defers its fsyncs to one flush per batch). Called before the queue
    * learns of the blobs.
    */
   flush?(): Promise<void>;
+}
+
+/** One stored blob, as {@link BlobStore.list} names it. */
+export interface BlobEntry {
+  key: string;
+  size: number;
+  /** When it was last written. */
+  modifiedAt: Date;
 }
 
 /** The sending side of the ingest queue (what pollers need). */
@@ -104,10 +118,14 @@ export interface QueueConsumer {
   ackAll?(receipts: readonly string[]): Promise<void>;
   /**
    * Makes a failed message visible again, or moves it to the dead-letter store
-   * with `reason` once it has been received `maxReceives` times.
+   * with `reason` once it has been received `maxReceives` times. Says which
+   * it did where the queue can tell (undefined: it cannot, counts as released).
    */
-  release(receipt: string, reason: string): Promise<void>;
+  release(receipt: string, reason: string): Promise<ReleaseOutcome | undefined>;
 }
+
+/** What {@link QueueConsumer.release} did with a failed message. */
+export type ReleaseOutcome = 'released' | 'dead-lettered';
 
 /** Where a poller stopped in one mailbox (DESIGN.md, "Checkpoint"). */
 export interface Checkpoint {
@@ -115,6 +133,18 @@ export interface Checkpoint {
   lastUid: number;
   uidNext: number;
   highestModSeq?: string;
+}
+
+/**
+ * How the last polls of one mailbox went, for `postroom status`: written by
+ * the poller after each mailbox, kept beside the checkpoint.
+ */
+export interface PollRecord {
+  /** The last poll that finished without an error, ISO 8601. */
+  lastSuccessAt?: string;
+  /** The last poll that failed, ISO 8601, and its one-line reason. */
+  lastErrorAt?: string;
+  lastError?: string;
 }
 
 /** Per (account, mailbox) progress. Writes are conditional and only move forward. */
@@ -132,6 +162,13 @@ export interface CheckpointStore {
     next: Checkpoint,
     previous: Checkpoint | undefined,
   ): Promise<void>;
+  /**
+   * Notes how a poll of the mailbox ended: `error` undefined for a success.
+   * Optional (a store without it leaves `postroom status` without poll times).
+   */
+  recordPoll?(account: string, mailbox: string, at: Date, error?: string): Promise<void>;
+  /** What {@link recordPoll} kept for the mailbox. */
+  pollRecord?(account: string, mailbox: string): Promise<PollRecord | undefined>;
 }
 
 /**
@@ -460,6 +497,57 @@ export interface RefreshTokenStore {
   rotate(account: AccountConfig, configured: string, next: string): Promise<void>;
 }
 
+/** One message in a dead-letter store, as `postroom dead-letters` shows it. */
+export interface DeadLetterEntry {
+  /** The store's id: the local row id, or the SQS message id. */
+  id: string;
+  /** The queue message, when its body could be read. */
+  body?: QueueMessage;
+  /** Why it was given up on, where the store records it (SQS does not). */
+  reason?: string;
+  /** Receives before it was given up on. */
+  receiveCount: number;
+  /** When it was dead-lettered (locally) or first sent (SQS), ISO 8601. */
+  failedAt?: string;
+}
+
+/** Where retried and dropped dead letters went. */
+export interface DeadLetterMoves {
+  /** Ids done. */
+  done: string[];
+  /** Ids asked for that are not (or no longer) in the store. */
+  missing: string[];
+}
+
+/** The dead letters of the ingest queue: the local table, or the SQS dead-letter queue. */
+export interface DeadLetterStore {
+  /** Up to `limit` dead letters, oldest first where the store can tell. */
+  list(limit: number): Promise<DeadLetterEntry[]>;
+  get(id: string): Promise<DeadLetterEntry | undefined>;
+  /** Moves them back to the main queue with a fresh receive count (every one when `ids` is omitted). */
+  retry(ids?: string[]): Promise<DeadLetterMoves>;
+  /** Deletes them for good. */
+  drop(ids: string[]): Promise<DeadLetterMoves>;
+}
+
+/** Queue depth for `postroom status`. */
+export interface QueueDepth {
+  /** Waiting to be received. */
+  queued: number;
+  /** Received and not yet acked or released. */
+  inFlight: number;
+  deadLetters: number;
+  /** Per `account\0mailbox`, where the queue can count by mailbox (the local one). */
+  byMailbox?: Map<string, { queued: number; inFlight: number; deadLetters: number }>;
+  /** What the figures are and where they came from, when it needs saying (SQS: approximate). */
+  note?: string;
+}
+
+/** Reads the queue's depth (`postroom status`). */
+export interface QueueInspector {
+  depth(): Promise<QueueDepth>;
+}
+
 /** One set of stores, AWS or local, as the composition root binds them (`lib/composition/`). */
 export interface Stores {
   kind: StoreConfig['kind'];
@@ -478,6 +566,10 @@ export interface Stores {
   eventsFile?: string;
   /** Where rotated OAuth2 refresh tokens are kept. @default kept in memory only */
   refreshTokens?: RefreshTokenStore;
+  /** The queue's dead letters (`postroom dead-letters`). */
+  deadLetters?: DeadLetterStore;
+  /** The queue's depth (`postroom status`). */
+  queueInspector?: QueueInspector;
 }
 
 /** A logger that drops everything (the default where none is injected). */

@@ -7,11 +7,14 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError, describeError } from '../errors.ts';
+import { registerDeadLetters } from './commands/dead-letters.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDryRun } from './commands/dry-run.ts';
 import { registerPoll } from './commands/poll.ts';
 import { registerProcess } from './commands/process.ts';
+import { registerReplay } from './commands/replay.ts';
 import { registerRun } from './commands/run.ts';
+import { registerStatus } from './commands/status.ts';
 import { registerValidate } from './commands/validate.ts';
 import { Terminal } from './output.ts';
 
@@ -41,6 +44,9 @@ Every command takes --help. Secrets are given in config by reference
   registerDryRun(program);
   registerRun(program);
   registerDemo(program);
+  registerStatus(program);
+  registerDeadLetters(program);
+  registerReplay(program);
   return program;
 }
 

@@ -16,6 +16,7 @@ import { EventBridgeEventSink } from '../adapters/aws/eventbridge-event-sink.ts'
 import { S3BlobStore } from '../adapters/aws/s3-blob-store.ts';
 import { fetchSecretFromSecretsManager } from '../adapters/aws/secrets.ts';
 import { SecretsManagerRefreshTokenStore } from '../adapters/aws/secrets-manager-refresh-token-store.ts';
+import { SqsDeadLetterStore } from '../adapters/aws/sqs-dead-letters.ts';
 import { SqsQueue } from '../adapters/aws/sqs-queue.ts';
 import type { PostroomConfig, StoreConfig } from '../config/schema.ts';
 import { PostroomError } from '../errors.ts';
@@ -57,10 +58,15 @@ function composeAws(config: PostroomConfig, options: AwsRuntimeOptions, events: 
 function openAwsStores(store: AwsStoreConfig, events: EventSink | undefined): Stores {
   // One DynamoDB client (one connection pool) for all the state stores.
   const table = { tableName: store.table, client: new DynamoDBClient(awsClientConfig()) };
+  const queue = new SqsQueue({ queueUrl: store.queueUrl });
+  // For `postroom status` and `postroom dead-letters`; nothing is sent until one of them asks.
+  const deadLetters = new SqsDeadLetterStore({ queueUrl: store.queueUrl, client: queue.client });
   return {
     kind: 'aws',
     blobs: new S3BlobStore({ bucket: store.bucket }),
-    queue: new SqsQueue({ queueUrl: store.queueUrl }),
+    queue,
+    deadLetters,
+    queueInspector: deadLetters,
     checkpoints: new DynamoCheckpointStore(table),
     leases: new DynamoLeaseStore(table),
     slots: new DynamoConnectionSlots(table),

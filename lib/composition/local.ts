@@ -10,6 +10,7 @@ import { JsonlEventSink } from '../adapters/local/jsonl-event-sink.ts';
 import { openDatabase } from '../adapters/local/sqlite.ts';
 import { SqliteCheckpointStore } from '../adapters/local/sqlite-checkpoint-store.ts';
 import { SqliteConnectionSlots } from '../adapters/local/sqlite-connection-slots.ts';
+import { SqliteDeadLetterStore } from '../adapters/local/sqlite-dead-letters.ts';
 import { SqliteDeliveryLog } from '../adapters/local/sqlite-delivery-log.ts';
 import { SqliteIdempotencyStore } from '../adapters/local/sqlite-idempotency-store.ts';
 import { SqliteLeaseStore } from '../adapters/local/sqlite-lease-store.ts';
@@ -43,19 +44,24 @@ function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
   blobs.removeStaleTemporaryFiles().catch(() => {});
   // One database: an event and the records of the actions that emit it commit together.
   const idempotency = new SqliteIdempotencyStore({ db });
+  // Leases and poll records need not survive a power cut, only their process (see sqlite.ts).
+  const processDb = openDatabase(file, 'process');
+  const deadLetters = new SqliteDeadLetterStore(queue);
   return {
     kind: 'local',
     blobs,
     queue,
     consumer: queue,
-    checkpoints: new SqliteCheckpointStore({ db }),
+    checkpoints: new SqliteCheckpointStore({ db, recordsDb: processDb }),
     // Leases and connection slots need not survive a power cut, only their process (see sqlite.ts).
-    leases: new SqliteLeaseStore({ db: openDatabase(file, 'process') }),
-    slots: new SqliteConnectionSlots({ db: openDatabase(file, 'process') }),
+    leases: new SqliteLeaseStore({ db: processDb }),
+    slots: new SqliteConnectionSlots({ db: processDb }),
     deliveries: new SqliteDeliveryLog({ db }),
     idempotency,
     events: new JsonlEventSink({ file: eventsFile, db, idempotency }),
     eventsFile,
     refreshTokens: new SqliteRefreshTokenStore({ db }),
+    deadLetters,
+    queueInspector: deadLetters,
   };
 }

@@ -8,7 +8,13 @@
  */
 import { isPostroomError } from '../errors.ts';
 import type { QueueConsumer } from '../ports.ts';
-import { type BatchItem, type ProcessDependencies, type ProcessResult, processBatch } from './process.ts';
+import {
+  type BatchItem,
+  failureReports,
+  type ProcessDependencies,
+  type ProcessResult,
+  processBatch,
+} from './process.ts';
 
 export interface DrainDependencies extends ProcessDependencies {
   consumer: QueueConsumer;
@@ -25,6 +31,8 @@ export interface DrainOptions {
   signal?: AbortSignal;
   /** Called with every batch's result, for progress output and reports. */
   onBatch?(result: ProcessResult): void;
+  /** Called for each failed message the queue gave up on when the run released it. */
+  onDeadLetter?(notice: DeadLetterNotice): void;
   /**
    * How long received messages stay hidden: long enough for a batch of IMAP
    * actions and webhooks; a crashed run's messages reappear after it.
@@ -40,6 +48,17 @@ export interface DrainResult {
   gone: number;
   /** Completed actions by kind, over every batch. */
   actions: Record<string, number>;
+  /** Failed messages that went to the dead letters when released (counted in `failed` too). */
+  deadLettered: number;
+  deadLetters: DeadLetterNotice[];
+}
+
+/** A message this run's release moved to the dead letters, and why. */
+export interface DeadLetterNotice {
+  account: string;
+  mailbox: string;
+  uid: number;
+  reason: string;
 }
 
 /** Messages per batch when the caller gives none (the config's `process.batchMessages` default). */
@@ -50,12 +69,19 @@ export async function drainQueue(deps: DrainDependencies, options: DrainOptions 
   const { consumer } = deps;
   const batchSize = options.batchSize ?? DEFAULT_BATCH_MESSAGES;
   const visibilityMs = options.visibilityTimeoutMs ?? 5 * 60_000;
-  const total: DrainResult = { processed: 0, failed: 0, gone: 0, actions: {} };
+  const total: DrainResult = {
+    processed: 0,
+    failed: 0,
+    gone: 0,
+    actions: {},
+    deadLettered: 0,
+    deadLetters: [],
+  };
   // Failed messages are released only when the run ends: released at once, they
   // would be received again in this run, and every receive counts toward
   // maxReceives, so one real attempt could dead-letter them with a reason that
   // is not theirs. Meanwhile the visibility timeout keeps them hidden.
-  const failed: { receipt: string; reason: string }[] = [];
+  const failed: (DeadLetterNotice & { receipt: string })[] = [];
   try {
     while (!options.signal?.aborted) {
       const received = await consumer.receive(batchSize, visibilityMs);
@@ -69,7 +95,16 @@ export async function drainQueue(deps: DrainDependencies, options: DrainOptions 
       const done: string[] = [];
       for (const item of result.items) {
         if (item.status === 'done') done.push(item.id);
-        else failed.push({ receipt: item.id, reason: item.error?.message ?? 'failed' });
+        else
+          failed.push({
+            receipt: item.id,
+            account: item.account,
+            mailbox: item.mailbox,
+            uid: item.uid,
+            reason: failureReports([item])
+              .map((f) => f.reason)
+              .join('; '),
+          });
       }
       if (consumer.ackAll) await consumer.ackAll(done);
       else for (const receipt of done) await consumer.ack(receipt);
@@ -81,11 +116,16 @@ export async function drainQueue(deps: DrainDependencies, options: DrainOptions 
       options.onBatch?.(result);
     }
   } finally {
-    for (const { receipt, reason } of failed) {
+    for (const { receipt, ...notice } of failed) {
       // A run longer than the visibility timeout lost the receipt: the message is visible again anyway.
-      await consumer.release(receipt, reason).catch((error: unknown) => {
+      const outcome = await consumer.release(receipt, notice.reason).catch((error: unknown) => {
         if (!(isPostroomError(error) && error.code === 'QUEUE_RECEIPT_STALE')) throw error;
       });
+      if (outcome === 'dead-lettered') {
+        total.deadLettered += 1;
+        total.deadLetters.push(notice);
+        options.onDeadLetter?.(notice);
+      }
     }
   }
   return total;

@@ -17,6 +17,7 @@ import {
 import { skipGmailIngested } from './gmail-dedupe.ts';
 import { commitBatch, planBatches, putBatch } from './ingest-batch.ts';
 import { messageFingerprint, pollLeaseName } from './keys.ts';
+import { notePoll } from './poll-record.ts';
 
 export interface PollDependencies {
   /** Opens an authenticated session for the account (LOGIN done, capabilities read). */
@@ -127,6 +128,10 @@ export async function pollAccount(deps: PollDependencies, options: PollOptions):
     }
     // A connection failure is the account's failure, even when every mailbox was locked.
     await sessionReady;
+  } catch (error) {
+    const notReached = settings.slice(results.length).map((m) => m.name);
+    await notePoll(deps, logger, account.id, notReached, error);
+    throw error;
   } finally {
     const logout = sessionReady.then(
       (session) =>
@@ -216,6 +221,7 @@ async function pollMailbox(
       result.error = describeError(error);
       // Reported in the result (the CLI prints it, the Lambda logs it); not logged twice.
       logger.debug('mailbox failed', { account, mailbox: mailbox.name, ...result.error });
+      await notePoll(deps, logger, account, [mailbox.name], error);
       return result;
     }
     throw error;
@@ -233,6 +239,7 @@ async function pollMailbox(
       );
     }
   }
+  await notePoll(deps, logger, account, [mailbox.name]);
   return result;
 }
 

@@ -129,6 +129,8 @@ describe('postroom process: exit status and the reason for every failure', () =>
       gone: 0,
       actions: { flag: 1 },
       failures: [],
+      deadLettered: 0,
+      deadLetters: [],
     });
   });
 });

@@ -127,6 +127,32 @@ async function conflictOf(promise: Promise<unknown>): Promise<unknown> {
 describe.each(backends)('CheckpointStore ($name)', (backend) => {
   const first: Checkpoint = { uidValidity: 1000, lastUid: 10, uidNext: 11 };
 
+  it('keeps the last success and the last error of the polls, beside the checkpoint and apart from it', async () => {
+    // Prepare
+    const store = backend.checkpoints();
+    const account = unique('account');
+    await store.advance(account, 'INBOX', first, undefined);
+
+    // Act
+    const before = await store.pollRecord!(account, 'INBOX');
+    await store.recordPoll!(account, 'INBOX', new Date('2026-12-01T10:00:00Z'));
+    await store.recordPoll!(account, 'INBOX', new Date('2026-12-01T10:05:00Z'), 'connection refused');
+    await store.recordPoll!(account, 'INBOX', new Date('2026-12-01T10:10:00Z'));
+    const record = await store.pollRecord!(account, 'INBOX');
+    const next = { ...first, lastUid: 12, uidNext: 13 };
+    await store.advance(account, 'INBOX', next, first);
+
+    // Assess: a success keeps the last error (status shows both), and neither touches the checkpoint.
+    expect(before).toBeUndefined();
+    expect(record).toEqual({
+      lastSuccessAt: '2026-12-01T10:10:00.000Z',
+      lastErrorAt: '2026-12-01T10:05:00.000Z',
+      lastError: 'connection refused',
+    });
+    expect(await store.get(account, 'INBOX')).toEqual(next);
+    expect(await store.pollRecord!(account, 'INBOX')).toEqual(record);
+  });
+
   it('returns nothing for a mailbox never checkpointed', async () => {
     // Prepare
     const store = backend.checkpoints();

@@ -103,6 +103,8 @@ function codeLines(markdown: string): string[] {
 interface Invocation {
   command: string;
   options: string[];
+  /** The first word after the command, when it is not an option (a subcommand such as `dead-letters list`). */
+  subcommand?: string;
   text: string;
 }
 
@@ -116,7 +118,14 @@ function invocations(lines: string[]): Invocation[] {
         .split(/\s+/)
         .filter((token) => /^--?[A-Za-z]/.test(token))
         .map((token) => token.replace(/=.*$/, ''));
-      found.push({ command: match[1]!, options, text: match[0].trim() });
+      const first = rest.trim().split(/\s+/)[0];
+      const subcommand = first && /^[a-z][\w-]*$/.test(first) ? first : undefined;
+      found.push({
+        command: match[1]!,
+        options,
+        ...(subcommand ? { subcommand } : {}),
+        text: match[0].trim(),
+      });
     }
   }
   return found;
@@ -233,8 +242,10 @@ describe('README.md commands', () => {
     // Act
     const unknown = used.filter((u) => !commands.has(u.command)).map((u) => u.text);
     const badOptions = used.flatMap((u) => {
-      const command = commands.get(u.command);
-      if (!command) return [];
+      const top = commands.get(u.command);
+      if (!top) return [];
+      // A command with subcommands (`dead-letters list`): the options are the subcommand's.
+      const command = top.commands.find((c) => c.name() === u.subcommand) ?? top;
       const known = optionNames(command);
       return u.options.filter((o) => !known.has(o)).map((o) => `${u.text}: ${o}`);
     });
@@ -243,7 +254,7 @@ describe('README.md commands', () => {
     expect(unknown).toEqual([]);
     expect(badOptions).toEqual([]);
     expect(new Set(used.map((u) => u.command))).toEqual(
-      new Set(['validate', 'poll', 'process', 'dry-run', 'run', 'demo']),
+      new Set(['validate', 'poll', 'process', 'dry-run', 'run', 'demo', 'status', 'dead-letters', 'replay']),
     );
   });
 

@@ -2,10 +2,10 @@
  * Checkpoints in the state table: one item per (account, mailbox), replaced by
  * a single conditional PutItem so two pollers can never both move it.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { assertCheckpointMovesForward } from '../../core/checkpoint.ts';
 import { CheckpointConflictError } from '../../errors.ts';
-import type { Checkpoint, CheckpointStore } from '../../ports.ts';
+import type { Checkpoint, CheckpointStore, PollRecord } from '../../ports.ts';
 import {
   type DynamoStoreOptions,
   documentClient,
@@ -15,8 +15,13 @@ import {
 } from './dynamodb-table.ts';
 
 const SK = 'ckpt';
+/** The poll record sits in the checkpoint's partition, as its own item: the conditional PutItem of `advance` replaces whole items. */
+const POLL_SK = 'poll';
 
-/** `CheckpointStore` over DynamoDB (item `pk=ckpt#<account>#<mailbox>`, `sk=ckpt`). */
+/**
+ * `CheckpointStore` over DynamoDB (item `pk=ckpt#<account>#<mailbox>`,
+ * `sk=ckpt`; the poll record `sk=poll`: lastSuccessAt S?, lastErrorAt S?, lastError S?).
+ */
 export class DynamoCheckpointStore implements CheckpointStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
@@ -90,8 +95,39 @@ export class DynamoCheckpointStore implements CheckpointStore {
       );
     }
   }
+
+  async recordPoll(account: string, mailbox: string, at: Date, error?: string): Promise<void> {
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: key(account, mailbox, POLL_SK),
+        ...(error === undefined
+          ? {
+              UpdateExpression: 'SET lastSuccessAt = :at',
+              ExpressionAttributeValues: { ':at': at.toISOString() },
+            }
+          : {
+              UpdateExpression: 'SET lastErrorAt = :at, lastError = :error',
+              ExpressionAttributeValues: { ':at': at.toISOString(), ':error': error.slice(0, 1000) },
+            }),
+      }),
+    );
+  }
+
+  async pollRecord(account: string, mailbox: string): Promise<PollRecord | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#table, Key: key(account, mailbox, POLL_SK) }),
+    );
+    if (!Item) return undefined;
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    const record: PollRecord = {};
+    if (text(Item.lastSuccessAt)) record.lastSuccessAt = text(Item.lastSuccessAt)!;
+    if (text(Item.lastErrorAt)) record.lastErrorAt = text(Item.lastErrorAt)!;
+    if (text(Item.lastError)) record.lastError = text(Item.lastError)!;
+    return record;
+  }
 }
 
-function key(account: string, mailbox: string): { pk: string; sk: string } {
-  return { pk: keyPart(`ckpt#${escapeKey(account)}#${escapeKey(mailbox)}`, 2000), sk: SK };
+function key(account: string, mailbox: string, sk = SK): { pk: string; sk: string } {
+  return { pk: keyPart(`ckpt#${escapeKey(account)}#${escapeKey(mailbox)}`, 2000), sk };
 }

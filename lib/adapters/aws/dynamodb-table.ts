@@ -11,6 +11,7 @@
  * | port             | pk                         | sk              | other attributes                                        |
  * | ---------------- | -------------------------- | --------------- | ------------------------------------------------------- |
  * | CheckpointStore  | `ckpt#<account>#<mailbox>` | `ckpt`          | uidValidity N, lastUid N, uidNext N, highestModSeq S?, updatedAt S |
+ * | (poll record)    | `ckpt#<account>#<mailbox>` | `poll`          | lastSuccessAt S?, lastErrorAt S?, lastError S?           |
  * | LeaseStore       | `lease#<name>`             | `lease`         | owner S, expiresAt N (epoch ms), ttl N                   |
  * | DeliveryLog      | `dlv#<account>#<mailbox>`  | `<fingerprint>` | none                                                    |
  * | IdempotencyStore | `idem#<key>`               | `idem`          | doneAt S, expiresAt N? (epoch ms), ttl N?                |

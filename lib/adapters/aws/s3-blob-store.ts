@@ -27,6 +27,7 @@ import { crc32 } from 'node:zlib';
 import {
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   NoSuchKey,
   NotFound,
   PutObjectCommand,
@@ -40,7 +41,7 @@ import type { DeserializeMiddleware } from '@smithy/types';
 import { BlobNotFoundError } from '../../errors.ts';
 import { heldLength, heldPieces, isHeldBytes } from '../../held-bytes.ts';
 import { headerEnd } from '../../mime/header-end.ts';
-import type { BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
+import type { BlobEntry, BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
 import { s3ClientConfig } from './clients.ts';
 
 const MiB = 1024 * 1024;
@@ -191,6 +192,21 @@ export class S3BlobStore implements BlobStore {
       if (isNotFound(error)) return false;
       throw error;
     }
+  }
+
+  /** ListObjectsV2 under `prefix`, page by page (1,000 keys each). */
+  async *list(prefix: string): AsyncIterable<BlobEntry> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        yield { key: object.Key, size: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0) };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   }
 }
 

@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import { BlobNotFoundError, PostroomError } from '../../errors.ts';
 import { heldPieces, isHeldBytes } from '../../held-bytes.ts';
 import { headerEnd } from '../../mime/header-end.ts';
-import type { BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
+import type { BlobEntry, BlobLocation, BlobStore, HeldBytes, PutBlobOptions } from '../../ports.ts';
 import { forEachLimited } from '../../work-pool.ts';
 import { isHolderGone, thisHostTag } from './process-holder.ts';
 
@@ -233,6 +233,35 @@ export class FsBlobStore implements BlobStore {
     } catch (error) {
       if (isMissing(error)) return false;
       throw error;
+    }
+  }
+
+  /** The blobs under `prefix` (a folder prefix such as `raw/<account>/<mailbox>/` lists that tree). */
+  async *list(prefix: string): AsyncIterable<BlobEntry> {
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const root = folder === '' ? this.dir : this.pathOf(folder);
+    let entries: { name: string; parentPath: string; isFile(): boolean }[];
+    try {
+      entries = await readdir(root, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw error;
+    }
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath, entry.name);
+      const key = path
+        .slice(this.dir.length + 1)
+        .split(sep)
+        .join('/');
+      if (!key.startsWith(prefix) || key.startsWith(`${TEMP_FOLDER}/`)) continue;
+      try {
+        const info = await stat(path);
+        yield { key, size: info.size, modifiedAt: info.mtime };
+      } catch (error) {
+        // Removed since the folder was read.
+        if (!isMissing(error)) throw error;
+      }
     }
   }
 

@@ -6,7 +6,7 @@
 
 import { assertCheckpointMovesForward } from '../../core/checkpoint.ts';
 import { CheckpointConflictError } from '../../errors.ts';
-import type { Checkpoint, CheckpointStore } from '../../ports.ts';
+import type { Checkpoint, CheckpointStore, PollRecord } from '../../ports.ts';
 import type { SqliteDatabase } from './sqlite.ts';
 
 /** Options for the SQLite state stores. */
@@ -27,8 +27,27 @@ interface CheckpointRow {
   highest_mod_seq: string | null;
 }
 
-/** `CheckpointStore` over SQLite (table `checkpoints`). */
+/** Options of {@link SqliteCheckpointStore}. */
+export interface SqliteCheckpointStoreOptions extends SqliteStoreOptions {
+  /**
+   * Where poll records go (table `poll_records`): a connection that need not
+   * fsync (see `sqlite.ts`), since a poll time lost to a power cut costs
+   * nothing and every empty poll writes one. @default db
+   */
+  recordsDb?: SqliteDatabase;
+}
+
+interface PollRecordRow {
+  last_success_at: string | null;
+  last_error_at: string | null;
+  last_error: string | null;
+}
+
+/** `CheckpointStore` over SQLite (table `checkpoints`, poll records in `poll_records`). */
 export class SqliteCheckpointStore implements CheckpointStore {
+  readonly #recordSuccess;
+  readonly #recordError;
+  readonly #selectRecord;
   readonly #select;
   readonly #upsert;
   readonly #advance: (
@@ -38,8 +57,29 @@ export class SqliteCheckpointStore implements CheckpointStore {
     previous: Checkpoint | undefined,
   ) => void;
 
-  constructor(options: SqliteStoreOptions) {
+  constructor(options: SqliteCheckpointStoreOptions) {
     const { db } = options;
+    const records = options.recordsDb ?? db;
+    records.exec(`CREATE TABLE IF NOT EXISTS poll_records (
+      account TEXT NOT NULL,
+      mailbox TEXT NOT NULL,
+      last_success_at TEXT,
+      last_error_at TEXT,
+      last_error TEXT,
+      PRIMARY KEY (account, mailbox)
+    ) WITHOUT ROWID`);
+    this.#recordSuccess = records.prepare<[string, string, string]>(
+      `INSERT INTO poll_records (account, mailbox, last_success_at) VALUES (?, ?, ?)
+       ON CONFLICT (account, mailbox) DO UPDATE SET last_success_at = excluded.last_success_at`,
+    );
+    this.#recordError = records.prepare<[string, string, string, string]>(
+      `INSERT INTO poll_records (account, mailbox, last_error_at, last_error) VALUES (?, ?, ?, ?)
+       ON CONFLICT (account, mailbox) DO UPDATE SET
+         last_error_at = excluded.last_error_at, last_error = excluded.last_error`,
+    );
+    this.#selectRecord = records.prepare<[string, string], PollRecordRow>(
+      'SELECT last_success_at, last_error_at, last_error FROM poll_records WHERE account = ? AND mailbox = ?',
+    );
     db.exec(`CREATE TABLE IF NOT EXISTS checkpoints (
       account TEXT NOT NULL,
       mailbox TEXT NOT NULL,
@@ -102,6 +142,21 @@ export class SqliteCheckpointStore implements CheckpointStore {
   ): Promise<void> {
     assertCheckpointMovesForward(account, mailbox, next, previous);
     this.#advance(account, mailbox, next, previous);
+  }
+
+  async recordPoll(account: string, mailbox: string, at: Date, error?: string): Promise<void> {
+    if (error === undefined) this.#recordSuccess.run(account, mailbox, at.toISOString());
+    else this.#recordError.run(account, mailbox, at.toISOString(), error.slice(0, 1000));
+  }
+
+  async pollRecord(account: string, mailbox: string): Promise<PollRecord | undefined> {
+    const row = this.#selectRecord.get(account, mailbox);
+    if (!row) return undefined;
+    return {
+      ...(row.last_success_at ? { lastSuccessAt: row.last_success_at } : {}),
+      ...(row.last_error_at ? { lastErrorAt: row.last_error_at } : {}),
+      ...(row.last_error ? { lastError: row.last_error } : {}),
+    };
   }
 }
 

@@ -23,7 +23,14 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { describeError, PostroomError, QueueSendError } from '../../errors.ts';
-import type { MessageRef, Queue, QueueConsumer, QueueMessage, ReceivedMessage } from '../../ports.ts';
+import type {
+  MessageRef,
+  Queue,
+  QueueConsumer,
+  QueueMessage,
+  ReceivedMessage,
+  ReleaseOutcome,
+} from '../../ports.ts';
 import { isHolderGone, type ProcessHolder, thisProcess } from './process-holder.ts';
 import { addMissingColumns, openDatabase, type SqliteDatabase } from './sqlite.ts';
 
@@ -117,7 +124,7 @@ interface MessageRow {
   receipt: string;
 }
 
-interface DeadLetterRow {
+export interface DeadLetterRow {
   id: number;
   account: string;
   mailbox: string;
@@ -150,7 +157,9 @@ export class SqliteQueue implements Queue, QueueConsumer {
   private readonly receiveTx: Database.Transaction<
     (max: number, visibilityMs: number, now: number) => MessageRow[]
   >;
-  private readonly releaseTx: Database.Transaction<(receipt: string, reason: string, now: number) => boolean>;
+  private readonly releaseTx: Database.Transaction<
+    (receipt: string, reason: string, now: number) => ReleaseOutcome | undefined
+  >;
   private readonly ackTx: Database.Transaction<(receipts: readonly string[]) => string[]>;
 
   constructor(db: string | SqliteDatabase, options: SqliteQueueOptions = {}) {
@@ -241,11 +250,14 @@ export class SqliteQueue implements Queue, QueueConsumer {
 
     this.releaseTx = this.db.transaction((receipt: string, reason: string, now: number) => {
       const row = s.byReceipt.get(receipt) as MessageRow | undefined;
-      if (!row) return false;
+      if (!row) return undefined;
       // A stack trace can be long; the start says what went wrong.
-      if (row.receive_count >= this.maxReceives) this.moveToDeadLetter(row, reason.slice(0, 4000), now);
-      else s.makeVisible.run(now, row.id);
-      return true;
+      if (row.receive_count >= this.maxReceives) {
+        this.moveToDeadLetter(row, reason.slice(0, 4000), now);
+        return 'dead-lettered';
+      }
+      s.makeVisible.run(now, row.id);
+      return 'released';
     });
   }
 
@@ -300,11 +312,13 @@ export class SqliteQueue implements Queue, QueueConsumer {
 
   /**
    * Makes the message visible again, or moves it to `dead_letter` with `reason`
-   * once it has been received `maxReceives` times. Throws `StaleReceiptError`
-   * when the receipt no longer holds the message.
+   * once it has been received `maxReceives` times, and says which. Throws
+   * `StaleReceiptError` when the receipt no longer holds the message.
    */
-  async release(receipt: string, reason: string): Promise<void> {
-    if (!this.releaseTx.immediate(receipt, reason, this.clock())) throw new StaleReceiptError(receipt);
+  async release(receipt: string, reason: string): Promise<ReleaseOutcome> {
+    const outcome = this.releaseTx.immediate(receipt, reason, this.clock());
+    if (!outcome) throw new StaleReceiptError(receipt);
+    return outcome;
   }
 
   /** Messages waiting, in flight and dead-lettered. */
@@ -323,6 +337,11 @@ export class SqliteQueue implements Queue, QueueConsumer {
    * @default every dead letter when `ids` is omitted
    */
   redrive(ids?: number[]): number {
+    return this.redriveIds(ids).length;
+  }
+
+  /** {@link redrive}, returning the ids that moved. */
+  redriveIds(ids?: number[]): number[] {
     const s = this.statements;
     const move = this.db.transaction((now: number) => {
       const rows = ids
@@ -332,7 +351,7 @@ export class SqliteQueue implements Queue, QueueConsumer {
         s.insert.run(row.account, row.mailbox, row.uid_validity, row.uid, row.body, now, now);
         s.removeDead.run(row.id);
       }
-      return rows.length;
+      return rows.map((row) => row.id);
     });
     return move.immediate(this.clock());
   }
@@ -376,7 +395,8 @@ export class SqliteQueue implements Queue, QueueConsumer {
   }
 }
 
-function toDeadLetter(row: DeadLetterRow): DeadLetter {
+/** A `dead_letter` row as the queue reports it (also for `sqlite-dead-letters.ts`). */
+export function toDeadLetter(row: DeadLetterRow): DeadLetter {
   return {
     id: row.id,
     account: row.account,

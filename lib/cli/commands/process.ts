@@ -4,6 +4,7 @@ import { loadConfig } from '../../config/load.ts';
 import { drainQueue } from '../../core/drain.ts';
 import { type FailureReport, failureReports } from '../../core/process.ts';
 import { ConfigError } from '../../errors.ts';
+import { deadLetterLines } from '../dead-letter-notice.ts';
 import { MESSAGE_TABLE_HEADERS, messageRows } from '../message-report.ts';
 import { addCommonOptions, type GlobalOptions, positiveInteger, terminalFor } from '../options.ts';
 import { sharedRedactor, table } from '../output.ts';
@@ -34,7 +35,10 @@ export function registerProcess(program: Command): void {
         `
 Output with --json:
   { "processed": N, "failed": N, "gone": N, "actions": { "move": N, "flag": N, ... },
-    "failures": [{ "account", "mailbox", "uid", "rule"?, "action"?, "reason" }] }
+    "failures": [{ "account", "mailbox", "uid", "rule"?, "action"?, "reason" }],
+    "deadLettered": N, "deadLetters": [{ "account", "mailbox", "uid", "reason" }] }
+"deadLettered": failed messages this run gave up on (tried maxReceives times):
+they left the queue for the dead letters (see \`postroom dead-letters\`).
 "gone": messages no longer on the server (deleted, their mailbox gone, or not
 found again after a UIDVALIDITY change): their server-side actions were not applied.
 Exit status 1 when any message failed, with --json too.
@@ -74,6 +78,8 @@ Examples:
         gone: summary.gone,
         actions: summary.actions,
         failures,
+        deadLettered: summary.deadLettered,
+        deadLetters: summary.deadLetters,
       });
       return;
     }
@@ -90,8 +96,10 @@ Examples:
     const counts = Object.entries(summary.actions)
       .map(([kind, n]) => `${kind} ${n}`)
       .join(', ');
+    for (const line of deadLetterLines(summary.deadLetters)) terminal.say(line);
     terminal.print(
       `processed ${summary.processed}, failed ${summary.failed}` +
+        `${summary.deadLettered > 0 ? `, dead-lettered ${summary.deadLettered}` : ''}` +
         `${summary.gone > 0 ? `, gone ${summary.gone}` : ''}${counts ? ` (${counts})` : ''}`,
     );
   });

@@ -8,6 +8,7 @@ import { DEFAULT_POLL_CONCURRENCY } from '../../core/poll-fleet.ts';
 import { Runner } from '../../core/runner.ts';
 import { msUntilNext } from '../../core/schedule.ts';
 import { ConfigError } from '../../errors.ts';
+import { deadLetterLine } from '../dead-letter-notice.ts';
 import { addCommonOptions, type GlobalOptions, terminalFor } from '../options.ts';
 import { sharedRedactor } from '../output.ts';
 import { ProgressLine } from '../progress.ts';
@@ -102,6 +103,10 @@ Examples:
             signal,
             batchSize: config.process.batchMessages,
             onBatch: (result) => report.processed(result),
+            // Said even with --json (on stderr): the message has left the queue for good.
+            onDeadLetter: (notice) => {
+              if (!options.quiet) terminal.say(deadLetterLine(notice));
+            },
           }),
         watch: (account, mailbox, handlers) => report.watch(account, mailbox, handlers, runtime.watchMailbox),
         onJobDone: (job, outcome) => {
