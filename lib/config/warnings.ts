@@ -20,7 +20,8 @@ export function configWarnings(config: PostroomConfig, env: NodeJS.ProcessEnv = 
   });
   config.accounts.forEach((account, index) => {
     const ca = account.tlsOptions?.ca;
-    if (ca !== undefined && !existsSync(ca)) warnings.push(`accounts[${index}].tlsOptions.ca: no file ${ca}`);
+    if (typeof ca === 'string' && !existsSync(ca))
+      warnings.push(`accounts[${index}].tlsOptions.ca: no file ${ca}`);
   });
   return warnings;
 }
