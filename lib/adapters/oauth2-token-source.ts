@@ -206,12 +206,13 @@ function cacheKey(account: AccountConfig): string {
   return [account.id, account.auth.user, tokenUrl, oauth2?.clientId ?? ''].join('\u0000');
 }
 
-interface TokenAnswer {
+export interface TokenAnswer {
   status: number;
   json: Record<string, unknown> | undefined;
 }
 
-async function post(
+/** POSTs a form to a token endpoint; the answer's JSON read up to 64 KiB. Shared with `oauth2-authorization.ts`. */
+export async function post(
   fetchImpl: typeof fetch,
   url: string,
   body: URLSearchParams,
@@ -235,7 +236,7 @@ async function post(
 }
 
 /** `invalid_grant (Token has been expired or revoked.)`, on one line, without Microsoft's trace and correlation ids. */
-function describeRefusal(status: number, json: Record<string, unknown> | undefined): string {
+export function describeRefusal(status: number, json: Record<string, unknown> | undefined): string {
   if (typeof json?.error !== 'string') return `HTTP ${status}${json ? ' without an access_token' : ''}`;
   const description =
     typeof json.error_description === 'string'

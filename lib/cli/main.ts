@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, describeError } from '../errors.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDryRun } from './commands/dry-run.ts';
+import { registerOAuth } from './commands/oauth.ts';
 import { registerPoll } from './commands/poll.ts';
 import { registerProcess } from './commands/process.ts';
 import { registerRun } from './commands/run.ts';
@@ -41,6 +42,7 @@ Every command takes --help. Secrets are given in config by reference
   registerDryRun(program);
   registerRun(program);
   registerDemo(program);
+  registerOAuth(program);
   return program;
 }
 
