@@ -4,7 +4,7 @@
  * the time a fresh Node process takes to import its handler (median of 5).
  * Targets: each bundle under 2 MB, each import under 300 ms.
  *
- *   node --import tsx bench/lambda.ts [--config postroom.yaml] [--runs 5] [--project-root DIR]
+ *   node --import tsx bench/lambda.ts [--config bench/lambda-config.yaml] [--runs 5] [--project-root DIR]
  *
  * `--project-root DIR` bundles `DIR/functions/{poll,process}.ts` instead of this
  * repo's (handy to compare a branch). Node here may differ from Lambda's Node 22.
@@ -28,7 +28,7 @@ const IMPORT_TARGET_MS = 300;
 
 const { values } = parseArgs({
   options: {
-    config: { type: 'string', default: 'postroom.yaml' },
+    config: { type: 'string', default: 'bench/lambda-config.yaml' },
     runs: { type: 'string', default: '5' },
     'project-root': { type: 'string' },
   },

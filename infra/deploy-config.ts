@@ -7,12 +7,16 @@
 import { formatPath } from '#lib/config/load.ts';
 import { type AwsDeployConfig, awsDeploySchema, type PostroomConfig } from '#lib/config/schema.ts';
 import { ConfigError } from '#lib/errors.ts';
+import { caProblems } from './bundled-ca.ts';
+import { type DeployTarget, reachProblems } from './deploy-reach.ts';
+
+export type { DeployTarget } from './deploy-reach.ts';
 
 /** A secret reference found in the config, with where it was found. */
 export interface SecretRefUse {
   /** The config path, e.g. `accounts[0].auth.password`. */
   path: string;
-  /** The account id when the reference is an account's IMAP credential (its password, or an `oauth2` secret). */
+  /** The account id when the reference is needed to connect to the account's server (its password, an `oauth2` secret, its CA). */
   account?: string;
   /** True for a refresh token the token endpoint may rotate: Postroom writes the new one back (`PutSecretValue`). */
   rotated?: true;
@@ -42,7 +46,9 @@ export function findSecretRefs(config: PostroomConfig): SecretRefUse[] {
       if ((key === 'env' || key === 'secret') && typeof inner === 'string') {
         const ref = key === 'env' ? { env: inner } : { secret: inner };
         const owner =
-          path[0] === 'accounts' && path[2] === 'auth' && (path[3] === 'password' || path[3] === 'oauth2')
+          path[0] === 'accounts' &&
+          ((path[2] === 'auth' && (path[3] === 'password' || path[3] === 'oauth2')) ||
+            (path[2] === 'tlsOptions' && path[3] === 'ca'))
             ? config.accounts[path[1] as number]
             : undefined;
         const rotated =
@@ -114,8 +120,8 @@ export const LOG_RETENTION_DAYS: readonly number[] = [
  * Every reason this config cannot be deployed, as `path: message` lines (the
  * same form `postroom validate` prints). Empty when it can.
  */
-export function deploymentProblems(config: PostroomConfig): string[] {
-  const problems: string[] = [];
+export function deploymentProblems(config: PostroomConfig, target: DeployTarget = {}): string[] {
+  const problems: string[] = [...reachProblems(config, target), ...caProblems(config)];
   for (const use of findSecretRefs(config)) {
     if ('env' in use.ref) {
       problems.push(
@@ -127,6 +133,18 @@ export function deploymentProblems(config: PostroomConfig): string[] {
   config.accounts.forEach((account, index) => {
     const problem = scheduleProblem(account.schedule);
     if (problem) problems.push(`accounts[${index}].schedule: ${problem}`);
+    const oauth2 = account.auth.oauth2;
+    // Locally `postroom oauth login` may keep the refresh token in the state store instead.
+    if (
+      oauth2 &&
+      (oauth2.grant ?? 'refresh_token') === 'refresh_token' &&
+      oauth2.refreshToken === undefined
+    ) {
+      problems.push(
+        `accounts[${index}].auth.oauth2.refreshToken: required when deployed: { secret: NAME } ` +
+          `(postroom oauth login --account ${account.id} writes the token there)`,
+      );
+    }
   });
   const settings = deploySettings(config);
   if (!LOG_RETENTION_DAYS.includes(settings.logRetentionDays)) {
@@ -145,8 +163,8 @@ export function deploymentProblems(config: PostroomConfig): string[] {
 }
 
 /** Throws a `ConfigError` listing every `deploymentProblems` line. */
-export function assertDeployable(config: PostroomConfig, origin = 'config'): void {
-  const problems = deploymentProblems(config);
+export function assertDeployable(config: PostroomConfig, origin = 'config', target: DeployTarget = {}): void {
+  const problems = deploymentProblems(config, target);
   if (problems.length > 0) {
     throw new ConfigError(`${origin} cannot be deployed to AWS`, problems);
   }

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -26,6 +27,7 @@ import { processorConcurrency } from '#lib/config/connection-budget.ts';
 import type { PostroomConfig } from '#lib/config/schema.ts';
 import { validateConfig } from '#lib/config/validate.ts';
 import { validatedConfigFile } from '#lib/config/validated-file.ts';
+import { withBundledCa } from './bundled-ca.ts';
 import {
   assertDeployable,
   deploySettings,
@@ -33,6 +35,8 @@ import {
   pollGroups,
   scheduleInterval,
 } from './deploy-config.ts';
+import { egressPorts } from './deploy-reach.ts';
+import { type FunctionNetworkProps, functionNetwork } from './function-network.ts';
 import { libmimeBuild } from './lazy-libmime.ts';
 import { METRICS_NAMESPACE, MetricNames, SERVICE_NAME } from './metrics.ts';
 
@@ -62,7 +66,7 @@ export const POSTROOM_FUNCTION_SOURCES: FunctionSources = {
   processEntry: join(PACKAGE_ROOT, 'functions', 'process.ts'),
 };
 
-export interface MailboxProcessorProps {
+export interface MailboxProcessorProps extends FunctionNetworkProps {
   /**
    * The config, as `parseConfig`/`loadConfig` from `#lib/config/load.ts` return
    * it. It is validated again here (a problem throws a `ConfigError` with
@@ -151,6 +155,8 @@ export class MailboxProcessor extends Construct {
   readonly processRole: iam.Role;
   readonly pollLogGroup: logs.LogGroup;
   readonly processLogGroup: logs.LogGroup;
+  /** The functions' security groups (the `securityGroups` prop, or the one created); empty outside a VPC. */
+  readonly securityGroups: ec2.ISecurityGroup[];
   /** The SQS event source of `processFunction`. */
   readonly eventSource: SqsEventSource;
   /**
@@ -166,7 +172,7 @@ export class MailboxProcessor extends Construct {
     // Fails before anything is built, with `path: message` lines like `postroom validate`.
     // Validated here whoever built `props.config`: the handlers take the bundled copy as it is.
     const config = validateConfig(props.config);
-    assertDeployable(config);
+    assertDeployable(config, 'config', { vpc: props.vpc !== undefined });
     const settings = deploySettings(config);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const sources = props.functionSources ?? POSTROOM_FUNCTION_SOURCES;
@@ -266,11 +272,14 @@ export class MailboxProcessor extends Construct {
       // No --enable-source-maps: the handlers map their stack traces themselves,
       // reading the map only when a trace is formatted (lib/adapters/aws/lazy-source-maps.ts).
     };
+    const network = functionNetwork(this, props, egressPorts(config));
+    this.securityGroups = network.securityGroups;
     const configDir = mkdtempSync(join(tmpdir(), 'postroom-config-'));
     try {
       const configFile = join(configDir, BUNDLED_CONFIG_FILE);
       // References only: `assertDeployable` made sure no secret value can be in here.
-      writeFileSync(configFile, JSON.stringify(validatedConfigFile(config)));
+      // CA files travel as their content: a function has no file system of the user's.
+      writeFileSync(configFile, JSON.stringify(validatedConfigFile(withBundledCa(config))));
       const makeFunction = (
         name: 'Poll' | 'Process',
         entry: string,
@@ -288,6 +297,7 @@ export class MailboxProcessor extends Construct {
           description: `Postroom ${name.toLowerCase()} function`,
         });
         logGroup.grantWrite(role);
+        network.grantNetworkInterfaces(role);
         const fn = new nodejs.NodejsFunction(this, `${name}Function`, {
           entry,
           handler: 'handler',
@@ -302,6 +312,7 @@ export class MailboxProcessor extends Construct {
           environment,
           description: `Postroom ${name.toLowerCase()}`,
           bundling: bundlingOptions(configFile),
+          ...network.functionProps,
         });
         Validations.of(fn).acknowledge({
           id: 'AwsSolutions-L1',

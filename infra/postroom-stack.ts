@@ -5,12 +5,15 @@
 
 import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { PostroomConfig } from '#lib/config/schema.ts';
+import type { FunctionNetworkProps } from './function-network.ts';
 import { type FunctionSources, MailboxProcessor } from './mailbox-processor.ts';
 
-export interface PostroomStackProps extends StackProps {
+/** The stack's props; `vpc`, `vpcSubnets` and `securityGroups` go to the construct as they are. */
+export interface PostroomStackProps extends StackProps, FunctionNetworkProps {
   /** The validated config. */
   readonly config: PostroomConfig;
   /**
@@ -23,6 +26,34 @@ export interface PostroomStackProps extends StackProps {
    * @default this package's `functions/poll.ts` and `functions/process.ts`
    */
   readonly functionSources?: FunctionSources;
+  /**
+   * An existing VPC by id, for the app's `-c vpcId=… -c vpcSubnetIds=…`
+   * context (no lookup: the stack stays environment-agnostic). Ignored when
+   * `vpc` is given.
+   */
+  readonly existingVpc?: {
+    readonly vpcId: string;
+    readonly subnetIds: string[];
+    /** @default a new group allowing only IMAP and 443 out */
+    readonly securityGroupIds?: string[];
+  };
+}
+
+/** The construct's network props from `existingVpc`, imported by id. */
+function importedNetwork(scope: Construct, existing: NonNullable<PostroomStackProps['existingVpc']>) {
+  const subnets = existing.subnetIds.map((id, index) => ec2.Subnet.fromSubnetId(scope, `Subnet${index}`, id));
+  const securityGroups = (existing.securityGroupIds ?? []).map((id, index) =>
+    ec2.SecurityGroup.fromSecurityGroupId(scope, `SecurityGroup${index}`, id),
+  );
+  return {
+    vpc: ec2.Vpc.fromVpcAttributes(scope, 'Vpc', {
+      vpcId: existing.vpcId,
+      // A token (no lookup); the subnets are given by id, so nothing selects by zone.
+      availabilityZones: Fn.getAzs(),
+    }),
+    vpcSubnets: { subnets },
+    ...(securityGroups.length > 0 ? { securityGroups } : {}),
+  };
 }
 
 export class PostroomStack extends Stack {
@@ -34,10 +65,15 @@ export class PostroomStack extends Stack {
       props.alarmTopicArn === undefined
         ? undefined
         : [new SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn))];
+    const network =
+      props.vpc === undefined && props.existingVpc ? importedNetwork(this, props.existingVpc) : props;
     this.processor = new MailboxProcessor(this, 'Mail', {
       config: props.config,
       ...(alarmActions ? { alarmActions } : {}),
       ...(props.functionSources ? { functionSources: props.functionSources } : {}),
+      ...(network.vpc ? { vpc: network.vpc } : {}),
+      ...(network.vpcSubnets ? { vpcSubnets: network.vpcSubnets } : {}),
+      ...(network.securityGroups ? { securityGroups: network.securityGroups } : {}),
     });
     const p = this.processor;
     const outputs: Record<string, [string, string]> = {

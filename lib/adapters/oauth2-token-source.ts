@@ -100,12 +100,22 @@ export function createOAuth2TokenSource(options: OAuth2TokenSourceOptions): Acce
       if (oauth2.clientId) body.set('client_id', oauth2.clientId);
       if (oauth2.clientSecret) body.set('client_secret', await secret(oauth2.clientSecret));
       if (grant === 'refresh_token') {
-        configured = await secret(oauth2.refreshToken!);
+        // No reference: `postroom oauth login` kept the token in the state store ('' stands for "none configured").
+        configured = oauth2.refreshToken ? await secret(oauth2.refreshToken) : '';
+        // The store is asked every time: in AWS it reads the secret past any cache, so a token another
+        // container rotated and wrote back is used, not the stale value a cached read returned.
+        const stored = (await options.refreshTokens?.current(account, configured)) ?? configured;
         const memory = rotated.get(key);
         refreshToken =
-          memory?.configured === configured
-            ? memory.current
-            : ((await options.refreshTokens?.current(account, configured)) ?? configured);
+          stored !== configured ? stored : memory?.configured === configured ? memory.current : configured;
+        if (refreshToken === '') {
+          throw new OAuthError(
+            'OAUTH_FAILED',
+            `account ${account.id}: no refresh token: run postroom oauth login --account ${account.id}, ` +
+              'or set auth.oauth2.refreshToken',
+            { context: { account: account.id } },
+          );
+        }
         if (refreshToken !== configured) {
           secrets.push(refreshToken);
           options.onSecret?.(refreshToken);
@@ -196,12 +206,13 @@ function cacheKey(account: AccountConfig): string {
   return [account.id, account.auth.user, tokenUrl, oauth2?.clientId ?? ''].join('\u0000');
 }
 
-interface TokenAnswer {
+export interface TokenAnswer {
   status: number;
   json: Record<string, unknown> | undefined;
 }
 
-async function post(
+/** POSTs a form to a token endpoint; the answer's JSON read up to 64 KiB. Shared with `oauth2-authorization.ts`. */
+export async function post(
   fetchImpl: typeof fetch,
   url: string,
   body: URLSearchParams,
@@ -225,7 +236,7 @@ async function post(
 }
 
 /** `invalid_grant (Token has been expired or revoked.)`, on one line, without Microsoft's trace and correlation ids. */
-function describeRefusal(status: number, json: Record<string, unknown> | undefined): string {
+export function describeRefusal(status: number, json: Record<string, unknown> | undefined): string {
   if (typeof json?.error !== 'string') return `HTTP ${status}${json ? ' without an access_token' : ''}`;
   const description =
     typeof json.error_description === 'string'

@@ -10,6 +10,7 @@ import { ConfigError, describeError } from '../errors.ts';
 import { registerDeadLetters } from './commands/dead-letters.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDryRun } from './commands/dry-run.ts';
+import { registerOAuth } from './commands/oauth.ts';
 import { registerPoll } from './commands/poll.ts';
 import { registerProcess } from './commands/process.ts';
 import { registerReplay } from './commands/replay.ts';
@@ -47,6 +48,7 @@ Every command takes --help. Secrets are given in config by reference
   registerStatus(program);
   registerDeadLetters(program);
   registerReplay(program);
+  registerOAuth(program);
   return program;
 }
 

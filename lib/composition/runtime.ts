@@ -89,8 +89,15 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
    */
   const withCredential = async <T>(
     account: AccountConfig,
-    connect: (credential: { password: string } | { accessToken: string }) => Promise<T>,
+    connectWith: (
+      credential: ({ password: string } | { accessToken: string }) & { ca?: string },
+    ) => Promise<T>,
   ): Promise<T> => {
+    // A CA given by reference (`tlsOptions.ca: { secret }`) is read here, as a password is.
+    const caRef = account.tlsOptions?.ca;
+    const ca = typeof caRef === 'object' && !('pem' in caRef) ? { ca: await secretValue(caRef) } : {};
+    const connect = (credential: { password: string } | { accessToken: string }) =>
+      connectWith({ ...credential, ...ca });
     if (account.auth.method !== 'xoauth2' && account.auth.method !== 'oauthbearer') {
       // The schema requires a password for `login` and `plain`.
       if (!account.auth.password)

@@ -26,6 +26,7 @@ export interface OAuth2Input {
   tenant?: string | undefined;
   serviceAccountKey?: unknown;
   tokenUrl?: string | undefined;
+  authorizeUrl?: string | undefined;
   scope?: string | undefined;
 }
 
@@ -48,6 +49,32 @@ export function microsoftTokenUrl(tenant: string): string {
   return `https://login.microsoftonline.com/${encodeURIComponent(tenant)}/oauth2/v2.0/token`;
 }
 
+/** Where a user signs in and consents (`postroom oauth login`, RFC 6749 4.1.1). */
+export const GOOGLE_AUTHORIZE_URL = 'https://accounts.google.com/o/oauth2/v2/auth';
+
+export function microsoftAuthorizeUrl(tenant: string): string {
+  return `https://login.microsoftonline.com/${encodeURIComponent(tenant)}/oauth2/v2.0/authorize`;
+}
+
+/**
+ * The authorization endpoint for `postroom oauth login`, with the query
+ * parameters the provider needs to return a refresh token: Google returns one
+ * only with `access_type=offline` (and again only with `prompt=consent`);
+ * Microsoft with the `offline_access` scope, already in its preset. Undefined
+ * for a custom provider without `authorizeUrl`.
+ */
+export function oauth2AuthorizeEndpoint(
+  oauth2: OAuth2Input,
+): { url: string; extra: Record<string, string> } | undefined {
+  if (oauth2.authorizeUrl !== undefined) return { url: oauth2.authorizeUrl, extra: {} };
+  if (oauth2.provider === 'google') {
+    return { url: GOOGLE_AUTHORIZE_URL, extra: { access_type: 'offline', prompt: 'consent' } };
+  }
+  if (oauth2.provider === 'microsoft')
+    return { url: microsoftAuthorizeUrl(oauth2.tenant ?? 'common'), extra: {} };
+  return undefined;
+}
+
 /** The grant when the config names none: every provider's interactive default. */
 export const DEFAULT_GRANT: OAuth2Grant = 'refresh_token';
 
@@ -68,14 +95,15 @@ export function oauth2Settings(oauth2: OAuth2Input): OAuth2Settings {
 
 /** Keys each grant needs, and those it does not use. */
 const GRANT_KEYS: Record<OAuth2Grant, { needs: (keyof OAuth2Input)[]; unused: (keyof OAuth2Input)[] }> = {
-  refresh_token: { needs: ['clientId', 'refreshToken'], unused: ['serviceAccountKey'] },
+  // No refreshToken needed: `postroom oauth login` may keep it in the local state store.
+  refresh_token: { needs: ['clientId'], unused: ['serviceAccountKey'] },
   client_credentials: { needs: ['clientId', 'clientSecret'], unused: ['refreshToken', 'serviceAccountKey'] },
   jwt_bearer: { needs: ['serviceAccountKey'], unused: ['refreshToken', 'clientSecret'] },
 };
 
 const GRANT_HINT: Record<OAuth2Grant, string> = {
   refresh_token:
-    'grant refresh_token needs clientId and refreshToken (clientSecret for a confidential client)',
+    'grant refresh_token needs clientId, and refreshToken or a token kept by postroom oauth login (clientSecret for a confidential client)',
   client_credentials: 'grant client_credentials needs clientId and clientSecret',
   jwt_bearer: "grant jwt_bearer needs serviceAccountKey (the service account's JSON key)",
 };

@@ -87,6 +87,18 @@ export const imapLimitsSchema = z.strictObject({
 export const PROVIDER_SETTINGS = ['auto', 'gmail', 'microsoft', 'generic'] as const;
 export type ProviderSetting = (typeof PROVIDER_SETTINGS)[number];
 
+/** `tlsOptions.ca`: a path, the PEM content, or a secret reference holding it. */
+export const caSchema = z.union(
+  [
+    z.string().min(1),
+    z.strictObject({
+      pem: z.string().includes('-----BEGIN CERTIFICATE-----', { error: 'expected PEM certificates' }),
+    }),
+    secretRefSchema,
+  ],
+  { error: 'expected a PEM file path, { pem: CERTIFICATES } or { secret: NAME-OR-ARN }' },
+);
+
 export const accountSchema = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9-]+$/, 'expected lower-case letters, digits and dashes ([a-z0-9-]+)'),
@@ -99,8 +111,12 @@ export const accountSchema = z
       .default(true),
     tlsOptions: z
       .strictObject({
-        /** A PEM file with the CA that signed a private server's certificate. */
-        ca: z.string().min(1).optional(),
+        /**
+         * The CA that signed a private server's certificate: a PEM file's path, the PEM itself
+         * (`{ pem }`), or a reference to it (`{ secret }`, read at connect time). `cdk synth`
+         * bundles a path's content, so a deployed function reads no file.
+         */
+        ca: caSchema.optional(),
         /** Server name to verify when it differs from `host`. */
         servername: z.string().min(1).optional(),
         /** Turning verification off is possible, and only ever because the config says so. @default true */
@@ -125,7 +141,11 @@ export const accountSchema = z
             clientId: z.string().min(1, 'expected a client id').optional(),
             /** The client secret, by reference (`client_credentials`; `refresh_token` with a confidential client). */
             clientSecret: secretRefSchema.optional(),
-            /** The refresh token, by reference (`refresh_token`); a rotated one is kept in the state store or written back to its secret. */
+            /**
+             * The refresh token, by reference (`refresh_token`); a rotated one is kept in the state store or
+             * written back to its secret. Locally it may be left out: `postroom oauth login` keeps the token in
+             * the state store. `postroom oauth login` writes a `{ secret }` one with PutSecretValue.
+             */
             refreshToken: secretRefSchema.optional(),
             /** Microsoft: the directory (tenant) id or domain, e.g. `contoso.onmicrosoft.com`. */
             tenant: z
@@ -136,6 +156,8 @@ export const accountSchema = z
             serviceAccountKey: secretRefSchema.optional(),
             /** The token endpoint; overrides the provider's. */
             tokenUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+            /** The authorization endpoint `postroom oauth login` opens; overrides the provider's (needed with `custom`). */
+            authorizeUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
             /** Space-separated scopes; overrides the provider's. */
             scope: z.string().min(1).optional(),
           })

@@ -4,6 +4,8 @@
  * prints them as `path: message` warnings after `config OK`.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { keepsUnconfiguredRefreshToken } from '../adapters/local/sqlite-refresh-token-store.ts';
 import type { PostroomConfig } from './schema.ts';
 
 /** Warnings for `config` as it would run here (`env` for `{ env }` references). */
@@ -20,7 +22,23 @@ export function configWarnings(config: PostroomConfig, env: NodeJS.ProcessEnv = 
   });
   config.accounts.forEach((account, index) => {
     const ca = account.tlsOptions?.ca;
-    if (ca !== undefined && !existsSync(ca)) warnings.push(`accounts[${index}].tlsOptions.ca: no file ${ca}`);
+    if (typeof ca === 'string' && !existsSync(ca))
+      warnings.push(`accounts[${index}].tlsOptions.ca: no file ${ca}`);
+    const oauth2 = account.auth.oauth2;
+    if (
+      oauth2 &&
+      (oauth2.grant ?? 'refresh_token') === 'refresh_token' &&
+      oauth2.refreshToken === undefined
+    ) {
+      const kept =
+        config.store.kind === 'local' &&
+        keepsUnconfiguredRefreshToken(join(config.store.dir, 'postroom.db'), account.id);
+      if (!kept)
+        warnings.push(
+          `accounts[${index}].auth.oauth2.refreshToken: not set, and the state store keeps none for account ` +
+            `${account.id}: run postroom oauth login --account ${account.id} (or set refreshToken)`,
+        );
+    }
   });
   return warnings;
 }

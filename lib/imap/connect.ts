@@ -12,7 +12,6 @@
  * `S: ` trace lines (with credentials redacted) and everything else into the
  * caller's logger.
  */
-import { readFile } from 'node:fs/promises';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { imapLimits } from '../config/imap-limits.ts';
 import type { AccountConfig } from '../config/schema.ts';
@@ -24,6 +23,7 @@ import { missingFlowInternals, pinOAuthMechanism, sendIdOnce, TESTED_IMAPFLOW } 
 import { ImapMailServer } from './imap-mail-server.ts';
 import { flowLogger, redactor } from './protocol-log.ts';
 import { type FetchTuning, ImapSession } from './session.ts';
+import { loadTlsCa } from './tls-ca.ts';
 import { Watchdog } from './watchdog.ts';
 
 export { redactor } from './protocol-log.ts';
@@ -36,6 +36,8 @@ export interface ConnectMailServerOptions extends Partial<FetchTuning>, SessionO
   password?: string;
   /** An OAuth2 access token, for `method: xoauth2 | oauthbearer` (AUTHENTICATE XOAUTH2 / OAUTHBEARER, RFC 7628). */
   accessToken?: string;
+  /** `tlsOptions.ca` resolved, when it is a secret reference (PEM text). */
+  ca?: string;
   /**
    * Receives the IMAP dialog, one line per command or response, as `C: ...` and
    * `S: ...`. Credentials (LOGIN arguments, SASL responses, the password or token
@@ -153,22 +155,7 @@ export async function openImapFlow(
         ? 'OAUTHBEARER'
         : undefined;
 
-  let ca: Buffer | undefined;
-  if (account.tlsOptions?.ca) {
-    try {
-      ca = await readFile(account.tlsOptions.ca);
-    } catch (error) {
-      throw imapError(
-        'TLS_FAILED',
-        account.id,
-        `cannot read tlsOptions.ca ${account.tlsOptions.ca} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-        {
-          cause: error,
-          retryable: false,
-        },
-      );
-    }
-  }
+  const ca = await loadTlsCa(account, options.ca);
 
   const attempt = async (loginMethod: 'LOGIN' | 'AUTH=PLAIN') => {
     const flowOptions: ImapFlowOptions = {

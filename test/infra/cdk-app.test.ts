@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '#lib/config/load.ts';
 import { ConfigError } from '#lib/errors.ts';
-import { FIXTURE_CONFIG, listFiles, REPO_ROOT } from './helpers.ts';
+import { FIXTURE_CA_FILE, FIXTURE_CONFIG, listFiles, REPO_ROOT } from './helpers.ts';
 
 const CDK = join(REPO_ROOT, 'node_modules', '.bin', 'cdk');
 // Values that look like secrets a user keeps in the environment for local runs.
@@ -24,13 +24,22 @@ let work: string;
 
 /** `cdk synth` in the repo with a clean environment: no credentials, no profile, no metadata service. */
 function cdkSynth(
-  configFile: string,
+  configFile: string | undefined,
   outdir: string,
   extraEnv: Record<string, string> = {},
+  extraArgs: string[] = [],
 ): SpawnSyncReturns<string> {
   return spawnSync(
     CDK,
-    ['synth', '--no-notices', '--quiet', '-c', `config=${configFile}`, '--output', outdir],
+    [
+      'synth',
+      '--no-notices',
+      '--quiet',
+      ...(configFile === undefined ? [] : ['-c', `config=${configFile}`]),
+      ...extraArgs,
+      '--output',
+      outdir,
+    ],
     {
       cwd: REPO_ROOT,
       encoding: 'utf8',
@@ -142,5 +151,58 @@ describe('cdk synth of the Postroom app', () => {
       'accounts[0].auth.password: { env: IMAP_PASSWORD } cannot be deployed to AWS: store the value in AWS Secrets Manager and write { secret: NAME-OR-ARN }',
     );
     expect(result.stderr).not.toContain(DECOYS.IMAP_PASSWORD);
+  });
+
+  it('bundles the CA certificate of tlsOptions.ca into both functions, and no path to it', () => {
+    // Prepare
+    const certificate = readFileSync(FIXTURE_CA_FILE, 'utf8');
+    const bundled = listFiles(outdir).filter((file) => file.endsWith('postroom.config.json'));
+
+    // Act
+    const cas = bundled.map(
+      (file) =>
+        (
+          JSON.parse(readFileSync(file, 'utf8')) as {
+            config: { accounts: { tlsOptions?: { ca?: unknown } }[] };
+          }
+        ).config.accounts[1]?.tlsOptions?.ca,
+    );
+
+    // Assess
+    expect(bundled).toHaveLength(2);
+    expect(cas).toEqual([{ pem: certificate }, { pem: certificate }]);
+    for (const file of listFiles(outdir)) expect(readFileSync(file, 'latin1')).not.toContain(FIXTURE_CA_FILE);
+  });
+
+  it('refuses the tracked postroom.yaml, read when no -c config is given, for its placeholder host', () => {
+    // Act
+    const result = cdkSynth(undefined, join(work, 'default.out'));
+
+    // Assess
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(`${join(REPO_ROOT, 'postroom.yaml')} cannot be deployed to AWS:`);
+    expect(result.stderr.split('\n')).toContainEqual(
+      expect.stringMatching(
+        /^accounts\[0\]\.host: imap\.example\.com is a placeholder .*point -c config=PATH at the config you mean to deploy/,
+      ),
+    );
+  });
+
+  it('needs subnets with -c vpcId', () => {
+    // Prepare
+    const configFile = join(work, 'lan.yaml');
+    writeFileSync(
+      configFile,
+      'accounts:\n  - { id: a, host: 10.0.0.5, auth: { user: u, password: { secret: s } } }\n',
+    );
+
+    // Act
+    const result = cdkSynth(configFile, join(work, 'lan.out'), {}, ['-c', 'vpcId=vpc-01111111111111111']);
+
+    // Assess
+    expect(result.status).not.toBe(0);
+    expect(result.stderr.split('\n')).toContain(
+      '-c vpcSubnetIds: required with -c vpcId (subnet-…,subnet-…)',
+    );
   });
 });

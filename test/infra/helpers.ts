@@ -23,16 +23,20 @@ export function listFiles(dir: string): string[] {
   });
 }
 
+/** A private CA's certificate (public by nature; its key was thrown away): the fixture's `tlsOptions.ca`. */
+export const FIXTURE_CA_FILE = join(REPO_ROOT, 'test', 'infra', 'fixtures', 'private-ca.pem');
+
 /** A config whose secrets all come from Secrets Manager, with tuned deployment settings. */
 export const FIXTURE_CONFIG = `
 accounts:
   - id: work
-    host: imap.example.com
+    host: imap.fastmail.com
     auth: { user: postroom@example.com, password: { secret: postroom/work/imap } }
     mailboxes: [INBOX, Receipts]
     schedule: rate(5 minutes)
   - id: home
-    host: imap.example.net
+    host: mail.gandi.net
+    tlsOptions: { ca: ${JSON.stringify(FIXTURE_CA_FILE)} }
     auth:
       user: me@example.net
       password: { secret: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:postroom/home-AbCdEf" }
@@ -41,7 +45,7 @@ rules:
   - name: invoices
     when: { subject: { contains: invoice } }
     then:
-      - webhook: { url: "https://hooks.example.com/invoices", secret: { secret: postroom/webhook } }
+      - webhook: { url: "https://hooks.slack.com/invoices", secret: { secret: postroom/webhook } }
 aws:
   rawMailExpireDays: 30
   poller: { timeoutSeconds: 240, memoryMb: 768 }

@@ -37,7 +37,7 @@ accounts:
 rules:
   - name: hook
     then:
-      - webhook: { url: "https://hooks.example.com/in", secret: { secret: postroom/hook } }
+      - webhook: { url: "https://hooks.slack.com/in", secret: { secret: postroom/hook } }
 `;
 
 type Statement = { Sid?: string; Action: string | string[]; Resource: unknown };

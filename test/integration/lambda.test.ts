@@ -105,7 +105,7 @@ function fromBundles(): HandlerSource {
       const bundles = synthesizeFunctionBundles({
         // A deployable config (secrets by reference) for the synthesis; the handlers read the
         // test's own config from POSTROOM_CONFIG, which takes precedence over the bundled file.
-        config: await loadConfig(join(import.meta.dirname, '..', '..', 'postroom.yaml')),
+        config: await loadConfig(join(import.meta.dirname, '..', '..', 'bench', 'lambda-config.yaml')),
         outdir,
       });
       return { poll: invoke(bundles.poll), process: invoke(bundles.process) };

@@ -61,8 +61,7 @@ describe('config: OAuth2 auth', () => {
 
   it('says which keys each grant needs, as path: message lines', () => {
     expect(problemsOf('{ user: u, method: xoauth2, oauth2: { provider: google } }')).toEqual([
-      'accounts[0].auth.oauth2.clientId: required: grant refresh_token needs clientId and refreshToken (clientSecret for a confidential client)',
-      'accounts[0].auth.oauth2.refreshToken: required: grant refresh_token needs clientId and refreshToken (clientSecret for a confidential client)',
+      'accounts[0].auth.oauth2.clientId: required: grant refresh_token needs clientId, and refreshToken or a token kept by postroom oauth login (clientSecret for a confidential client)',
     ]);
     expect(
       problemsOf(

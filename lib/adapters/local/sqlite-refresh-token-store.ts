@@ -7,6 +7,8 @@
  * the mail it holds.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import type { AccountConfig } from '../../config/schema.ts';
 import type { RefreshTokenStore } from '../../ports.ts';
 import type { SqliteStoreOptions } from './sqlite-checkpoint-store.ts';
@@ -44,5 +46,25 @@ export class SqliteRefreshTokenStore implements RefreshTokenStore {
 
   async rotate(account: AccountConfig, configured: string, next: string): Promise<void> {
     this.#put.run(account.id, digest(configured), next, Date.now());
+  }
+}
+
+/**
+ * True when the database at `file` keeps a refresh token for `accountId` that
+ * applies with no token configured (what `postroom oauth login` stores).
+ * Read only; false when the file or the table does not exist.
+ */
+export function keepsUnconfiguredRefreshToken(file: string, accountId: string): boolean {
+  if (!existsSync(file)) return false;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const row = db
+      .prepare('SELECT 1 FROM oauth_refresh_tokens WHERE account = ? AND configured_digest = ?')
+      .get(accountId, digest(''));
+    return row !== undefined;
+  } catch {
+    return false;
+  } finally {
+    db.close();
   }
 }
