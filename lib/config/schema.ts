@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { scheduleProblem } from '../core/schedule.ts';
 import { refineFolderName, rulesSchema } from '../rules/schema.ts';
+import { detailItemsSchema, textMaxBytesSchema } from '../rules/sender-schema.ts';
 import { oauth2Problems } from './oauth2.ts';
 import { secretRefSchema } from './secret-ref.ts';
 
@@ -49,9 +50,14 @@ export const mailboxEntrySchema = z.union(
       name: mailboxNameSchema,
       start: startSchema.optional(),
       idle: z.boolean().optional(),
+      /**
+       * Also emit `message.flags-changed` and `message.expunged` events for mail
+       * already delivered (needs CONDSTORE, and QRESYNC for expunges). @default false
+       */
+      changes: z.boolean().optional(),
     }),
   ],
-  { error: 'expected a mailbox name or { name, start?, idle? }' },
+  { error: 'expected a mailbox name or { name, start?, idle?, changes? }' },
 );
 
 /**
@@ -152,6 +158,17 @@ export const accountSchema = z
      * it may take. Each key defaults on its own (`imapLimits` applies them).
      */
     limits: imapLimitsSchema.optional(),
+    /**
+     * The authserv-id(s) of this account's receiving server (e.g. `mx.google.com`):
+     * only Authentication-Results headers it added count for `auth` conditions and events.
+     */
+    authservId: z
+      .union([z.string().trim().min(1), z.array(z.string().trim().min(1)).min(1)], {
+        error: 'expected an authserv-id such as mx.example.com, or a list of them',
+      })
+      .optional(),
+    /** Check DKIM, SPF (from the topmost Received header's IP), DMARC and ARC itself, with DNS. @default false */
+    verifyAuth: z.boolean().optional(),
   })
   .transform((account) => ({ ...account, port: account.port ?? (account.tls === true ? 993 : 143) }));
 
@@ -192,6 +209,14 @@ export const ingestSchema = z.strictObject({
     .default(4 * 1024 * 1024),
   /** Blob puts in flight at once. @default 16 */
   concurrency: z.number().int().min(1).max(256).default(16),
+});
+
+/** What every `emit` event carries beyond the queue message (an `emit: { detail }` replaces it). */
+export const eventsSchema = z.strictObject({
+  /** Any of text, reply, attachments, headers, thread, recipient, auth, spam, classification. @default [] */
+  detail: detailItemsSchema.default([]),
+  /** The cap on `text` and `reply`, in bytes of UTF-8. @default 32768 */
+  textMaxBytes: textMaxBytesSchema.default(32 * 1024),
 });
 
 /** Deployment settings read by the CDK app (`infra/`); ignored on one machine. */
@@ -252,6 +277,7 @@ export const configSchema = z
       concurrency: 16,
     }),
     rules: rulesSchema.default([]),
+    events: eventsSchema.optional(),
     aws: awsDeploySchema.optional(),
   })
   .superRefine((config, ctx) => {
@@ -279,5 +305,6 @@ export type MailboxEntry = z.infer<typeof mailboxEntrySchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
 export type AwsDeployConfig = z.infer<typeof awsDeploySchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
+export type EventsConfig = z.infer<typeof eventsSchema>;
 export type PostroomConfig = z.infer<typeof configSchema>;
 export type StartPolicy = z.infer<typeof startSchema>;

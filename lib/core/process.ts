@@ -20,7 +20,7 @@ import { silentLogger } from '../ports.ts';
 import { type ParsedMessage, parseMessage, toRuleInput } from '../rules/message.ts';
 import { evaluate, needsBody, type PlannedAction } from '../rules/planner.ts';
 import { applyImapActions } from './imap-actions.ts';
-import { emitEvents, runOutward, toEvent } from './outward-actions.ts';
+import { emitEvents, eventFor, runOutward } from './outward-actions.ts';
 import {
   type BatchItem,
   type Budget,
@@ -38,6 +38,7 @@ import {
   report,
   type Work,
 } from './process-work.ts';
+import { rulesUseAuth, senderVerdicts } from './sender-auth.ts';
 
 export type {
   ActionReport,
@@ -97,7 +98,7 @@ export async function processBatch(
   }
 
   // Outward actions, per message, after the server-side ones.
-  const events: { work: Work; action: PlannedAction; event: PostroomEvent }[] = [];
+  const emits: { work: Work; action: PlannedAction }[] = [];
   for (const work of works) {
     if (work.result.status === 'failed') continue;
     for (const action of work.pending) {
@@ -107,12 +108,18 @@ export async function processBatch(
         break;
       }
       if (action.kind === 'emit') {
-        events.push({ work, action, event: toEvent(work.item.message, action) });
+        emits.push({ work, action });
         continue;
       }
       await runOutward(deps, work, action, logger);
       if (hasFailed(work)) break;
     }
+  }
+  // Events are built once the message's attachments are saved: their detail names the keys.
+  const events: { work: Work; action: PlannedAction; event: PostroomEvent }[] = [];
+  for (const { work, action } of emits) {
+    const event = await eventFor(deps, work, action, logger);
+    if (event) events.push({ work, action, event });
   }
   if (events.length > 0 && budget.spent()) {
     for (const { work } of events) fail(work, outOfTime());
@@ -162,7 +169,8 @@ export function failureReports(items: readonly ItemResult[]): FailureReport[] {
 
 /** Decides what to do with one message; loads the raw message only when a rule needs it. */
 export async function plan(
-  deps: Pick<ProcessDependencies, 'rules' | 'blobs' | 'idempotency' | 'now'>,
+  deps: Pick<ProcessDependencies, 'rules' | 'blobs' | 'idempotency' | 'now'> &
+    Partial<Pick<ProcessDependencies, 'accounts' | 'dnsResolver'>>,
   item: BatchItem,
   logger: Logger = silentLogger,
 ): Promise<Work> {
@@ -181,7 +189,10 @@ export async function plan(
         result.warnings.push(`message could not be parsed: ${describeError(error).message}`);
       }
     }
-    const evaluation = evaluate(toRuleInput(message, parsed), deps.rules, scope, {
+    const input = toRuleInput(message, parsed);
+    if (parsed?.ok && rulesUseAuth(deps.rules, scope))
+      input.auth = work.auth = await senderVerdicts(deps, message, parsed);
+    const evaluation = evaluate(input, deps.rules, scope, {
       ...(deps.now ? { now: deps.now() } : {}),
     });
     result.matched = evaluation.matched;
