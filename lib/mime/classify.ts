@@ -97,7 +97,9 @@ function originalMessageId(input: ClassifyInput): string | undefined {
     if (id) return id;
   }
   const text = input.text?.slice(0, SCAN_BYTES) ?? '';
-  const marker = text.search(/original message|message headers follow|undelivered message|returned message/i);
+  const marker = text.search(
+    /original message|copy of the message|message headers follow|undelivered message|returned message/i,
+  );
   if (marker >= 0) return MESSAGE_ID.exec(text.slice(marker))?.[1];
   return undefined;
 }

@@ -51,7 +51,7 @@ export function spamVerdict(headers: readonly HeaderField[]): SpamVerdict | unde
     if (score !== undefined) verdict.score = score;
     const threshold = number(/\brequired=(-?\d+(?:\.\d+)?)/i.exec(status)?.[1]);
     if (threshold !== undefined) verdict.threshold = threshold;
-    const tests = /\btests=([^\s]*(?:,\s*[^\s,=]+)*)/i.exec(status)?.[1];
+    const tests = /\btests=([^\s,]+(?:,\s*[^\s,=]+)*)/i.exec(status)?.[1];
     if (tests)
       verdict.tests = tests
         .split(/,\s*/)
