@@ -50,14 +50,9 @@ export const mailboxEntrySchema = z.union(
       name: mailboxNameSchema,
       start: startSchema.optional(),
       idle: z.boolean().optional(),
-      /**
-       * Also emit `message.flags-changed` and `message.expunged` events for mail
-       * already delivered (needs CONDSTORE, and QRESYNC for expunges). @default false
-       */
-      changes: z.boolean().optional(),
     }),
   ],
-  { error: 'expected a mailbox name or { name, start?, idle?, changes? }' },
+  { error: 'expected a mailbox name or { name, start?, idle? }' },
 );
 
 /**

@@ -4,6 +4,7 @@
  * prints them as `path: message` warnings after `config OK`.
  */
 import { existsSync } from 'node:fs';
+import { rulesUseAuth } from '../core/sender-auth.ts';
 import type { PostroomConfig } from './schema.ts';
 
 /** Warnings for `config` as it would run here (`env` for `{ env }` references). */
@@ -22,6 +23,7 @@ export function configWarnings(config: PostroomConfig, env: NodeJS.ProcessEnv = 
     const ca = account.tlsOptions?.ca;
     if (ca !== undefined && !existsSync(ca)) warnings.push(`accounts[${index}].tlsOptions.ca: no file ${ca}`);
   });
+  warnings.push(...authSourceWarnings(config));
   return warnings;
 }
 
@@ -46,4 +48,21 @@ function walkSecretRefs(value: unknown, path: string, visit: (path: string, ref:
     return;
   }
   for (const [key, child] of entries) walkSecretRefs(child, path === '' ? key : `${path}.${key}`, visit);
+}
+
+/**
+ * `auth` conditions on an account that has neither `authservId` nor
+ * `verifyAuth`: no verdict can be trusted there, so they are always false.
+ */
+function authSourceWarnings(config: PostroomConfig): string[] {
+  return config.accounts.flatMap((account, index) => {
+    if (account.authservId !== undefined || account.verifyAuth === true) return [];
+    const mailboxes = account.mailboxes.map((m) => (typeof m === 'string' ? m : m.name));
+    const used = mailboxes.some((mailbox) => rulesUseAuth(config.rules, { account: account.id, mailbox }));
+    return used
+      ? [
+          `accounts[${index}]: rules test auth, but the account has neither authservId nor verifyAuth: every verdict is none there (auth: { dmarc: pass } is never true)`,
+        ]
+      : [];
+  });
 }

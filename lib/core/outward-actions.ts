@@ -189,7 +189,7 @@ export async function eventFor(
       work.auth ??= await senderVerdicts(deps, message, work.parsed);
     const prefix = savedPrefix(work);
     const base = prefix === undefined ? undefined : attachmentBase(prefix, message);
-    const mail = mailDetail(message, work.parsed, {
+    const mail = await mailDetail(message, work.parsed, {
       items,
       textMaxBytes: action.textMaxBytes ?? deps.eventDetail?.textMaxBytes ?? DEFAULT_TEXT_MAX_BYTES,
       ...(work.auth ? { auth: work.auth } : {}),

@@ -102,11 +102,11 @@ function gmailThreadId(message: QueueMessage): string | undefined {
  * The configured detail for one message. Items that need the parsed message
  * are left out when it could not be parsed (a `parseError` says why).
  */
-export function mailDetail(
+export async function mailDetail(
   message: QueueMessage,
   parsed: ParsedMessage | undefined,
   options: DetailOptions,
-): Record<string, unknown> {
+): Promise<Record<string, unknown>> {
   const want = new Set(options.items);
   const out: Record<string, unknown> = {};
   if (want.size === 0) return out;
@@ -123,7 +123,7 @@ export function mailDetail(
   }
   if (ok) out.hasHtml = ok.hasHtml === true;
   if (ok && want.has('reply')) {
-    const cut = cutUtf8(replyText(cutUtf8(ok.text, maxBytes).text), maxBytes);
+    const cut = cutUtf8(await replyText(cutUtf8(ok.text, maxBytes).text), maxBytes);
     out.reply = cut.text;
   }
   if (ok && want.has('attachments')) {

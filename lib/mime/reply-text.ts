@@ -3,17 +3,15 @@
  * talon), then the signature: after an RFC 3676 `-- ` delimiter, or a short
  * trailing "Sent from my ..." line.
  */
-import { createRequire } from 'node:module';
+type Planer = typeof import('planer');
 
-interface Planer {
-  extractFromPlain(text: string): string;
-}
+let planer: Promise<Planer> | undefined;
 
-let planer: Planer | undefined;
-
-function load(): Planer {
-  // planer is CommonJS without types; loaded on first use (only events that ask for `reply` need it).
-  planer ??= createRequire(import.meta.url)('planer') as Planer;
+/** Loaded on first use (only events that ask for `reply` need it); a literal import, so bundlers include it. */
+function load(): Promise<Planer> {
+  planer ??= import('planer').then(
+    (module) => ((module as { default?: Planer }).default ?? module) as Planer,
+  );
   return planer;
 }
 
@@ -37,10 +35,11 @@ function stripSignature(text: string): string {
 }
 
 /** The reply's own text; the whole text when nothing is quoted (or planer fails on it). */
-export function replyText(text: string): string {
+export async function replyText(text: string): Promise<string> {
+  const { extractFromPlain } = await load();
   let unquoted = text;
   try {
-    unquoted = load().extractFromPlain(text);
+    unquoted = extractFromPlain(text);
   } catch {
     unquoted = text;
   }

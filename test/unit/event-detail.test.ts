@@ -38,7 +38,7 @@ describe('event detail', () => {
     const message = queueMessage(7);
 
     // Act
-    const detail = mailDetail(message, parsed, {
+    const detail = await mailDetail(message, parsed, {
       items: DETAIL_ITEMS,
       attachmentKey: (n, name) => `attachments/${n}-${name}`,
     });
@@ -81,7 +81,7 @@ describe('event detail', () => {
   it('caps the text at textMaxBytes and says so; reads the Gmail thread id when the queue message has one', async () => {
     const parsed = await parseMessage(textMessage(1, { bytes: 200_000 }));
     const message = { ...queueMessage(2), gmail: { threadId: '1829372817263' } };
-    const detail = mailDetail(message, parsed, { items: ['text', 'thread'], textMaxBytes: 1000 });
+    const detail = await mailDetail(message, parsed, { items: ['text', 'thread'], textMaxBytes: 1000 });
     expect(Buffer.byteLength(detail.text as string)).toBeLessThanOrEqual(1000);
     expect(detail.truncated).toBe(true);
     expect(detail.thread).toMatchObject({ gmailThreadId: '1829372817263' });

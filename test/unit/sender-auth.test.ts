@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { configSchema } from '#lib/config/schema.ts';
+import { configWarnings } from '#lib/config/warnings.ts';
 import {
   parseAuthenticationResults,
   trustedAuthResults,
@@ -134,5 +136,27 @@ describe('spam verdicts', () => {
     expect(matchCondition({ spam: { score: { under: 5 } } }, input)).toBe(false);
     expect(matchCondition({ spam: { flagged: true } }, input)).toBe(true);
     expect(matchCondition({ spam: { score: { over: 5 } } }, { ...input, headers: [] })).toBe(false);
+  });
+});
+
+describe('postroom validate: auth without a trusted source', () => {
+  const base = {
+    id: 'finance',
+    host: 'imap.example.com',
+    auth: { user: 'finance@example.com', password: { env: 'HOME' } },
+  };
+  const rules = [{ name: 'verified', when: { auth: { dmarc: 'pass' } }, then: [{ flag: 'verified' }] }];
+
+  it('warns when rules test auth on an account with neither authservId nor verifyAuth', () => {
+    const config = configSchema.parse({ accounts: [base], rules });
+    expect(configWarnings(config, { HOME: '/' })).toEqual([
+      expect.stringMatching(
+        /^accounts\[0\]: rules test auth, but the account has neither authservId nor verifyAuth/,
+      ),
+    ]);
+    for (const settings of [{ authservId: 'mx.example.com' }, { verifyAuth: true }]) {
+      const ok = configSchema.parse({ accounts: [{ ...base, ...settings }], rules });
+      expect(configWarnings(ok, { HOME: '/' })).toEqual([]);
+    }
   });
 });
