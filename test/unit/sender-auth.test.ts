@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '#lib/config/schema.ts';
 import { configWarnings } from '#lib/config/warnings.ts';
+import { dryRunRaw } from '#lib/core/dry-run.ts';
 import {
   parseAuthenticationResults,
   trustedAuthResults,
@@ -10,6 +11,7 @@ import { spamVerdict } from '#lib/mime/spam.ts';
 import { verifySender } from '#lib/mime/verify-auth.ts';
 import { matchCondition } from '#lib/rules/matcher.ts';
 import { parseMessage, toRuleInput } from '#lib/rules/message.ts';
+import { acmeInvoice } from '../fixtures/machine-mail.ts';
 import { ACME_DNS, ACME_IP, signedInvoice as signed } from '../fixtures/signed-mail.ts';
 import { fakeDns } from '../helpers/fake-dns.ts';
 
@@ -158,5 +160,19 @@ describe('postroom validate: auth without a trusted source', () => {
       const ok = configSchema.parse({ accounts: [{ ...base, ...settings }], rules });
       expect(configWarnings(ok, { HOME: '/' })).toEqual([]);
     }
+  });
+});
+
+describe('dry-run: auth from the account authserv-id', () => {
+  it('fires an auth rule on a trusted header only', async () => {
+    const rules = configSchema.parse({
+      rules: [{ name: 'verified', when: { auth: { dmarc: 'pass' } }, then: [{ flag: 'verified' }] }],
+    }).rules;
+    const header = (id: string) => [`Authentication-Results: ${id}; dmarc=pass header.from=acme.example`];
+    const scope = { account: 'finance', mailbox: 'INBOX', authservIds: ['mx.postroom.test'] };
+    expect((await dryRunRaw(rules, acmeInvoice(1, header('mx.postroom.test')), scope)).rules).toEqual([
+      'verified',
+    ]);
+    expect((await dryRunRaw(rules, acmeInvoice(2, header('mx.evil.example')), scope)).rules).toEqual([]);
   });
 });
