@@ -296,6 +296,16 @@ export interface MailServer {
   deleteMessages(uids: number[]): Promise<RemovalOutcome>;
   /** UIDs of messages with this Message-ID in a folder (server path). Opens that folder read-only: select the source again afterwards. */
   findByMessageId(path: ServerPath, messageId: string): Promise<number[]>;
+  /** Flags of the messages in the open mailbox changed since `modSeq` (CONDSTORE `CHANGEDSINCE`). */
+  fetchFlagChanges?(modSeq: string): Promise<FlagChange[]>;
+}
+
+/** One message's flags as a CONDSTORE fetch reported them. */
+export interface FlagChange {
+  uid: number;
+  /** Without `\\Recent`. */
+  flags: string[];
+  modSeq?: string;
 }
 
 /** What the use case that opens a session tells it about its time. */

@@ -50,9 +50,14 @@ export const mailboxEntrySchema = z.union(
       name: mailboxNameSchema,
       start: startSchema.optional(),
       idle: z.boolean().optional(),
+      /**
+       * Also emit `message.flags-changed` and `message.expunged` events for mail
+       * already delivered (needs CONDSTORE). @default false
+       */
+      changes: z.boolean().optional(),
     }),
   ],
-  { error: 'expected a mailbox name or { name, start?, idle? }' },
+  { error: 'expected a mailbox name or { name, start?, idle?, changes? }' },
 );
 
 /**

@@ -102,13 +102,36 @@ export const messageEventDetailSchema = z.looseObject({
     .optional(),
 });
 
+const changeBase = {
+  /** Stable for the change: drop an event whose id you have seen. */
+  id: z.string().min(1),
+  v: z.literal(1),
+  account: z.string(),
+  mailbox: z.string(),
+  uidValidity: z.number().int().positive(),
+  uid: z.number().int().positive(),
+};
+
+/** `message.flags-changed`: a delivered message's flags changed on the server (`changes: true`). */
+export const flagsChangedDetailSchema = z.looseObject({
+  ...changeBase,
+  flags: z.array(z.string()),
+  previousFlags: z.array(z.string()),
+  added: z.array(z.string()),
+  removed: z.array(z.string()),
+  modSeq: z.string().optional(),
+});
+
+/** `message.expunged`: a delivered message is gone from the mailbox (`changes: true`). */
+export const expungedDetailSchema = z.looseObject({ ...changeBase, previousFlags: z.array(z.string()) });
+
 export const eventSchema = z
   .strictObject({
     /** Written by the local sink: when the event was committed. */
     time: z.string().optional(),
     source: z.literal('postroom'),
     'detail-type': z.string().min(1).max(128),
-    detail: messageEventDetailSchema,
+    detail: z.union([messageEventDetailSchema, flagsChangedDetailSchema, expungedDetailSchema]),
   })
   .meta({ id: 'PostroomEvent' });
 

@@ -6,6 +6,8 @@ import {
   type Checkpoint,
   type CheckpointStore,
   type DeliveryLog,
+  type EventSink,
+  type IdempotencyStore,
   type LeaseStore,
   type Logger,
   type MailboxState,
@@ -14,6 +16,7 @@ import {
   type Queue,
   silentLogger,
 } from '../ports.ts';
+import { pollChanges } from './changes.ts';
 import { planBatches, storeBatch } from './ingest-batch.ts';
 import { messageFingerprint, pollLeaseName } from './keys.ts';
 
@@ -30,6 +33,9 @@ export interface PollDependencies {
   ownerId: string;
   /** @default Date.now */
   now?: () => number;
+  /** For change events (`changes: true` mailboxes). */
+  events?: EventSink;
+  idempotency?: IdempotencyStore;
 }
 
 export interface PollProgress {
@@ -135,7 +141,7 @@ export async function pollAccount(deps: PollDependencies, options: PollOptions):
 }
 
 /** Failures of one mailbox that leave the session usable for the others. */
-const MAILBOX_FAILURES = new Set(['MAILBOX_NOT_FOUND', 'IMAP_PROTOCOL']);
+const MAILBOX_FAILURES = new Set(['MAILBOX_NOT_FOUND', 'IMAP_PROTOCOL', 'CHANGES_UNSUPPORTED']);
 
 async function pollMailbox(
   deps: PollDependencies,
@@ -211,6 +217,7 @@ async function ingestMailbox(
   const previous = await deps.checkpoints.get(account, mailbox.name);
   const state = await session.examine(mailbox.name);
   result.uidValidity = state.uidValidity;
+  if (mailbox.changes) await pollChanges(deps, options.account, session, mailbox.name, state, logger);
   const log = { account, mailbox: mailbox.name };
 
   let checkpoint = previous;

@@ -10,6 +10,7 @@ import type {
   MailboxState,
   MailServer,
   MessageMeta,
+  FlagChange,
   MetaFields,
   RemovalOutcome,
   ServerPath,
@@ -18,6 +19,7 @@ import type {
 import { type CopyResult, copyMessages, moveMessages } from './commands/copy-move.ts';
 import { removeMessages } from './commands/expunge.ts';
 import { fetchSources } from './commands/fetch-bodies.ts';
+import { fetchFlagChanges } from './commands/changes.ts';
 import { fetchMeta } from './commands/fetch-meta.ts';
 import { findByMessageId } from './commands/find-by-message-id.ts';
 import { ensureMailbox, resolveFolder } from './commands/folders.ts';
@@ -93,6 +95,10 @@ export class ImapMailServer implements MailServer {
 
   existingUids(uids: number[]): Promise<number[]> {
     return this.turn(() => existingUids(this.session, uids));
+  }
+
+  fetchFlagChanges(modSeq: string): Promise<FlagChange[]> {
+    return this.turn(() => fetchFlagChanges(this.session, modSeq));
   }
 
   fetchMeta(uids: number[], fields: MetaFields = {}): Promise<MessageMeta[]> {
