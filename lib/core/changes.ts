@@ -71,7 +71,12 @@ function same(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /** Refuses `changes: true` where the server cannot report changes, naming the account and mailbox. */
-function assertSupported(account: AccountConfig, mailbox: string, session: MailServer, state: MailboxState): void {
+function assertSupported(
+  account: AccountConfig,
+  mailbox: string,
+  session: MailServer,
+  state: MailboxState,
+): void {
   const caps = session.capabilities;
   if (!session.fetchFlagChanges || !(caps.has('CONDSTORE') || caps.has('QRESYNC')) || !state.highestModSeq) {
     throw new PostroomError(
@@ -98,7 +103,8 @@ export async function pollChanges(
   const key = changesStateKey(account.id, mailbox, state.uidValidity);
   const snapshot = await readSnapshot(deps.blobs, key);
   const result: ChangesResult = { flagsChanged: 0, expunged: 0 };
-  const save = (next: Snapshot) => deps.blobs.put(key, Buffer.from(JSON.stringify(next)), { contentType: 'application/json' });
+  const save = (next: Snapshot) =>
+    deps.blobs.put(key, Buffer.from(JSON.stringify(next)), { contentType: 'application/json' });
 
   if (!snapshot) {
     // First look at this mailbox (or this UIDVALIDITY): remember the flags, announce nothing.

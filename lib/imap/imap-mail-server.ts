@@ -6,20 +6,20 @@
  */
 import type { ImapError } from '../errors.ts';
 import type {
+  FlagChange,
   FolderRef,
   MailboxState,
   MailServer,
   MessageMeta,
-  FlagChange,
   MetaFields,
   RemovalOutcome,
   ServerPath,
   SourceSink,
 } from '../ports.ts';
+import { fetchFlagChanges } from './commands/changes.ts';
 import { type CopyResult, copyMessages, moveMessages } from './commands/copy-move.ts';
 import { removeMessages } from './commands/expunge.ts';
 import { fetchSources } from './commands/fetch-bodies.ts';
-import { fetchFlagChanges } from './commands/changes.ts';
 import { fetchMeta } from './commands/fetch-meta.ts';
 import { findByMessageId } from './commands/find-by-message-id.ts';
 import { ensureMailbox, resolveFolder } from './commands/folders.ts';

@@ -61,7 +61,9 @@ export async function fetchFlagChanges(
         const modSeq = Array.isArray(modseq) ? atomValue(modseq[0]) : undefined;
         changes.push({
           uid,
-          flags: flags.map(atomValue).filter((f): f is string => f !== undefined && f.toLowerCase() !== '\\recent'),
+          flags: flags
+            .map(atomValue)
+            .filter((f): f is string => f !== undefined && f.toLowerCase() !== '\\recent'),
           ...(modSeq ? { modSeq } : {}),
         });
       },
