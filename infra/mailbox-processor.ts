@@ -425,7 +425,8 @@ export class MailboxProcessor extends Construct {
       this.eventBus.grantPutEventsTo(this.pollRole);
       Validations.of(this.pollRole).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/state/changes/*]`,
-        reason: 'Change-event state keys are state/changes/<account>/<mailbox>/<uidValidity>.json, one per mailbox.',
+        reason:
+          'Change-event state keys are state/changes/<account>/<mailbox>/<uidValidity>.json, one per mailbox.',
       });
     }
 
