@@ -436,6 +436,22 @@ export class MailboxProcessor extends Construct {
     }
     this.queue.grantSendMessages(this.pollRole);
     this.eventBus.grantPutEventsTo(this.processRole);
+    // Change events (`changes: true`): the poller keeps its flag state under state/changes/ and emits them.
+    if (config.accounts.some((a) => a.mailboxes.some((m) => typeof m !== 'string' && m.changes === true))) {
+      this.pollRole.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ChangeEventState',
+          actions: ['s3:PutObject', 's3:GetObject'],
+          resources: [this.bucket.arnForObjects('state/changes/*')],
+        }),
+      );
+      this.eventBus.grantPutEventsTo(this.pollRole);
+      Validations.of(this.pollRole).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/state/changes/*]`,
+        reason:
+          'Change-event state keys are state/changes/<account>/<mailbox>/<uidValidity>.json, one per mailbox.',
+      });
+    }
 
     // Secrets: IMAP credentials (passwords, OAuth2 client secrets, refresh tokens, service
     // account keys) for both functions (the processor applies IMAP actions too), every

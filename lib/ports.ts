@@ -394,6 +394,16 @@ export interface MailServer {
   addLabels?(uids: number[], labels: string[]): Promise<void>;
   /** Gmail: `UID STORE -X-GM-LABELS` over the set. */
   removeLabels?(uids: number[], labels: string[]): Promise<void>;
+  /** Flags of the messages in the open mailbox changed since `modSeq` (CONDSTORE `CHANGEDSINCE`). */
+  fetchFlagChanges?(modSeq: string): Promise<FlagChange[]>;
+}
+
+/** One message's flags as a CONDSTORE fetch reported them. */
+export interface FlagChange {
+  uid: number;
+  /** Without `\\Recent`. */
+  flags: string[];
+  modSeq?: string;
 }
 
 /** What the use case that opens a session tells it about its time. */

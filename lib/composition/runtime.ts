@@ -203,6 +203,7 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
     sendWebhook,
     logger: options.logger,
     idempotencyTtlSeconds: (config.aws?.idempotencyDays ?? 14) * 86_400,
+    ...(config.events ? { eventDetail: config.events } : {}),
   });
 
   return {

@@ -9,12 +9,19 @@ export interface MailboxSettings {
   name: string;
   start: StartPolicy;
   idle: boolean;
+  /** Emit change events (flags changed, expunged) for delivered mail. */
+  changes?: boolean;
 }
 
 export function mailboxSettings(account: AccountConfig): MailboxSettings[] {
   return account.mailboxes.map((entry) =>
     typeof entry === 'string'
       ? { name: entry, start: account.start, idle: account.idle }
-      : { name: entry.name, start: entry.start ?? account.start, idle: entry.idle ?? account.idle },
+      : {
+          name: entry.name,
+          start: entry.start ?? account.start,
+          idle: entry.idle ?? account.idle,
+          ...(entry.changes ? { changes: true } : {}),
+        },
   );
 }

@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { scheduleProblem } from '../core/schedule.ts';
 import { refineFolderName, rulesSchema } from '../rules/schema.ts';
+import { detailItemsSchema, textMaxBytesSchema } from '../rules/sender-schema.ts';
 import { budgetProblem } from './connection-budget.ts';
 import { oauth2Problems } from './oauth2.ts';
 import { secretRefSchema } from './secret-ref.ts';
@@ -50,9 +51,14 @@ export const mailboxEntrySchema = z.union(
       name: mailboxNameSchema,
       start: startSchema.optional(),
       idle: z.boolean().optional(),
+      /**
+       * Also emit `message.flags-changed` and `message.expunged` events for mail
+       * already delivered (needs CONDSTORE). @default false
+       */
+      changes: z.boolean().optional(),
     }),
   ],
-  { error: 'expected a mailbox name or { name, start?, idle? }' },
+  { error: 'expected a mailbox name or { name, start?, idle?, changes? }' },
 );
 
 /**
@@ -194,6 +200,17 @@ export const accountSchema = z
      * it may take. Each key defaults on its own (`imapLimits` applies them).
      */
     limits: imapLimitsSchema.optional(),
+    /**
+     * The authserv-id(s) of this account's receiving server (e.g. `mx.google.com`):
+     * only Authentication-Results headers it added count for `auth` conditions and events.
+     */
+    authservId: z
+      .union([z.string().trim().min(1), z.array(z.string().trim().min(1)).min(1)], {
+        error: 'expected an authserv-id such as mx.example.com, or a list of them',
+      })
+      .optional(),
+    /** Check DKIM, SPF (from the topmost Received header's IP), DMARC and ARC itself, with DNS. @default false */
+    verifyAuth: z.boolean().optional(),
   })
   .transform((account) => ({ ...account, port: account.port ?? (account.tls === true ? 993 : 143) }))
   .superRefine((account, ctx) => {
@@ -248,6 +265,14 @@ export const processSchema = z.strictObject({
    * each. `postroom process --batch-size` overrides it. @default 500
    */
   batchMessages: z.number().int().min(1).max(10_000).default(500),
+});
+
+/** What every `emit` event carries beyond the queue message (an `emit: { detail }` replaces it). */
+export const eventsSchema = z.strictObject({
+  /** Any of text, reply, attachments, headers, thread, recipient, auth, spam, classification. @default [] */
+  detail: detailItemsSchema.default([]),
+  /** The cap on `text` and `reply`, in bytes of UTF-8. @default 32768 */
+  textMaxBytes: textMaxBytesSchema.default(32 * 1024),
 });
 
 /** Deployment settings read by the CDK app (`infra/`); ignored on one machine. */
@@ -318,6 +343,7 @@ export const configSchema = z
     }),
     process: processSchema.default({ batchMessages: 500 }),
     rules: rulesSchema.default([]),
+    events: eventsSchema.optional(),
     aws: awsDeploySchema.optional(),
   })
   .superRefine((config, ctx) => {
@@ -346,5 +372,6 @@ export type StoreConfig = z.infer<typeof storeSchema>;
 export type AwsDeployConfig = z.infer<typeof awsDeploySchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 export type ProcessConfig = z.infer<typeof processSchema>;
+export type EventsConfig = z.infer<typeof eventsSchema>;
 export type PostroomConfig = z.infer<typeof configSchema>;
 export type StartPolicy = z.infer<typeof startSchema>;

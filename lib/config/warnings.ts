@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { keepsUnconfiguredRefreshToken } from '../adapters/local/sqlite-refresh-token-store.ts';
+import { rulesUseAuth } from '../core/sender-auth.ts';
 import type { PostroomConfig } from './schema.ts';
 
 /** Warnings for `config` as it would run here (`env` for `{ env }` references). */
@@ -40,6 +41,7 @@ export function configWarnings(config: PostroomConfig, env: NodeJS.ProcessEnv = 
         );
     }
   });
+  warnings.push(...authSourceWarnings(config));
   return warnings;
 }
 
@@ -64,4 +66,21 @@ function walkSecretRefs(value: unknown, path: string, visit: (path: string, ref:
     return;
   }
   for (const [key, child] of entries) walkSecretRefs(child, path === '' ? key : `${path}.${key}`, visit);
+}
+
+/**
+ * `auth` conditions on an account that has neither `authservId` nor
+ * `verifyAuth`: no verdict can be trusted there, so they are always false.
+ */
+function authSourceWarnings(config: PostroomConfig): string[] {
+  return config.accounts.flatMap((account, index) => {
+    if (account.authservId !== undefined || account.verifyAuth === true) return [];
+    const mailboxes = account.mailboxes.map((m) => (typeof m === 'string' ? m : m.name));
+    const used = mailboxes.some((mailbox) => rulesUseAuth(config.rules, { account: account.id, mailbox }));
+    return used
+      ? [
+          `accounts[${index}]: rules test auth, but the account has neither authservId nor verifyAuth: every verdict is none there (auth: { dmarc: pass } is never true)`,
+        ]
+      : [];
+  });
 }

@@ -5,6 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { heldPieces, isHeldBytes } from '../held-bytes.ts';
+import { verdictsFromHeaders } from '../mime/auth-results.ts';
 import type { MailServer, MessageMeta } from '../ports.ts';
 import { type ParsedMessage, parseMessage, type RuleInput, toRuleInput } from '../rules/message.ts';
 import { evaluate } from '../rules/planner.ts';
@@ -23,6 +24,8 @@ export interface DryRunEntry {
 export interface DryRunScope {
   account: string;
   mailbox: string;
+  /** The account's `authservId`(s): their Authentication-Results answer `auth` conditions (no DNS in a dry run). */
+  authservIds?: readonly string[];
 }
 
 /**
@@ -59,6 +62,8 @@ export async function dryRunRaw(
         }
       : { size: meta?.size ?? (raw instanceof Readable ? parsed?.size : raw.byteLength) };
   const input: RuleInput = toRuleInput(facts, parsed);
+  if (parsed?.ok && scope.authservIds?.length)
+    input.auth = verdictsFromHeaders(parsed.headers, scope.authservIds);
   const evaluation = evaluate(input, rules, scope, now ? { now } : {});
   return {
     ...(input.subject !== undefined ? { subject: input.subject } : {}),

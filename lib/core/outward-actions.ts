@@ -1,7 +1,8 @@
 /** The outward half of processing: webhooks, attachment exports and events. */
 import { describeError } from '../errors.ts';
+import { DEFAULT_TEXT_MAX_BYTES, type DetailItem, fitEvent, mailDetail } from '../mime/event-detail.ts';
 import type { BlobStore, Logger, PostroomEvent, QueueMessage } from '../ports.ts';
-import { readAttachments } from '../rules/message.ts';
+import { parseMessage, readAttachments } from '../rules/message.ts';
 import type { PlannedAction } from '../rules/planner.ts';
 import { mailboxKeySegment } from './keys.ts';
 import {
@@ -14,6 +15,7 @@ import {
   ttlSeconds,
   type Work,
 } from './process-work.ts';
+import { senderVerdicts } from './sender-auth.ts';
 
 export async function runOutward(
   deps: ProcessDependencies,
@@ -53,15 +55,25 @@ export async function runOutward(
   }
 }
 
+function attachmentBase(prefix: string, message: QueueMessage): string {
+  return `${prefix}${message.account}/${mailboxKeySegment(message.mailbox)}/${message.uidValidity}/${message.uid}/`;
+}
+
+/** The key of the n-th saved attachment (1-based, parts of `multipart/related` not counted). */
+function attachmentKey(base: string, n: number, filename: string | undefined): string {
+  return `${base}${n}-${safeFileName(filename ?? `attachment-${n}`)}`;
+}
+
 /** Streams each attachment to `<prefix><account>/<mailbox>/<uidValidity>/<uid>/<n>-<filename>`. */
 async function saveAttachments(blobs: BlobStore, message: QueueMessage, prefix: string): Promise<number> {
-  const base = `${prefix}${message.account}/${mailboxKeySegment(message.mailbox)}/${message.uidValidity}/${message.uid}/`;
+  const base = attachmentBase(prefix, message);
   let count = 0;
   for await (const part of readAttachments(await blobs.get(message.blob.key))) {
     if (part.related) continue;
     count += 1;
-    const name = safeFileName(part.filename ?? `attachment-${count}`);
-    await blobs.put(`${base}${count}-${name}`, part.content, { contentType: part.contentType });
+    await blobs.put(attachmentKey(base, count, part.filename), part.content, {
+      contentType: part.contentType,
+    });
   }
   return count;
 }
@@ -130,12 +142,73 @@ function eventDetail(message: QueueMessage, action: PlannedAction): Record<strin
   return { ...message, rule: action.rule, account: message.account, mailbox: message.mailbox };
 }
 
-/** The event of an `emit`; its `id` is stable for the (message, rule, action), like `X-Postroom-Delivery`. */
-export function toEvent(message: QueueMessage, action: PlannedAction): PostroomEvent {
+/**
+ * The event of an `emit`; its `id` is stable for the (message, rule, action),
+ * like `X-Postroom-Delivery`. `mail` is the configured detail (`mailDetail`);
+ * the event is kept under EventBridge's size limit (`fitEvent`).
+ */
+export function toEvent(
+  message: QueueMessage,
+  action: PlannedAction,
+  mail: Record<string, unknown> = {},
+): PostroomEvent {
   if (action.kind !== 'emit') throw new Error('not an emit action');
-  return {
+  return fitEvent({
     source: 'postroom',
     'detail-type': action.detailType,
-    detail: { id: idempotencyKey(message, action), ...eventDetail(message, action) },
-  };
+    detail: { id: idempotencyKey(message, action), ...eventDetail(message, action), ...mail },
+  });
+}
+
+/** The detail items an emit asks for: its own, else the global `events.detail`. */
+export function detailItems(
+  deps: Pick<ProcessDependencies, 'eventDetail'>,
+  action: PlannedAction,
+): readonly DetailItem[] {
+  if (action.kind !== 'emit') return [];
+  return action.detail ?? deps.eventDetail?.detail ?? [];
+}
+
+/**
+ * Builds an emit's event, parsing the raw message only when its detail needs
+ * it and the rules did not already. A message that cannot be read fails its
+ * item (retried); one that cannot be parsed still gets its event, with `parseError`.
+ */
+export async function eventFor(
+  deps: ProcessDependencies,
+  work: Work,
+  action: PlannedAction,
+  logger: Logger,
+): Promise<PostroomEvent | undefined> {
+  const message = work.item.message;
+  const items = detailItems(deps, action);
+  if (items.length === 0 || action.kind !== 'emit') return toEvent(message, action);
+  try {
+    work.parsed ??= await parseMessage(await deps.blobs.get(message.blob.key));
+    if (items.includes('auth') && work.parsed.ok)
+      work.auth ??= await senderVerdicts(deps, message, work.parsed);
+    const prefix = savedPrefix(work);
+    const base = prefix === undefined ? undefined : attachmentBase(prefix, message);
+    const mail = await mailDetail(message, work.parsed, {
+      items,
+      textMaxBytes: action.textMaxBytes ?? deps.eventDetail?.textMaxBytes ?? DEFAULT_TEXT_MAX_BYTES,
+      ...(work.auth ? { auth: work.auth } : {}),
+      ...(base !== undefined
+        ? { attachmentKey: (n: number, filename: string | undefined) => attachmentKey(base, n, filename) }
+        : {}),
+    });
+    return toEvent(message, action, mail);
+  } catch (error) {
+    logger.warn('event not built', { uid: message.uid, rule: action.rule, ...describeError(error) });
+    report(work, action, 'failed', describeError(error).message);
+    fail(work, error);
+    return undefined;
+  }
+}
+
+/** The prefix a `saveAttachments` of this message stored its attachments under (now or on an earlier delivery). */
+function savedPrefix(work: Work): string | undefined {
+  return work.result.actions.find(
+    (a) => a.kind === 'saveAttachments' && (a.status === 'done' || a.status === 'already-done'),
+  )?.detail;
 }

@@ -6,6 +6,8 @@ import {
   type Checkpoint,
   type CheckpointStore,
   type DeliveryLog,
+  type EventSink,
+  type IdempotencyStore,
   type LeaseStore,
   type Logger,
   type MailboxState,
@@ -14,6 +16,7 @@ import {
   type Queue,
   silentLogger,
 } from '../ports.ts';
+import { pollChanges } from './changes.ts';
 import { skipGmailIngested } from './gmail-dedupe.ts';
 import { commitBatch, planBatches, putBatch } from './ingest-batch.ts';
 import { messageFingerprint, pollLeaseName } from './keys.ts';
@@ -32,6 +35,9 @@ export interface PollDependencies {
   ownerId: string;
   /** @default Date.now */
   now?: () => number;
+  /** For change events (`changes: true` mailboxes). */
+  events?: EventSink;
+  idempotency?: IdempotencyStore;
 }
 
 export interface PollProgress {
@@ -146,7 +152,7 @@ export async function pollAccount(deps: PollDependencies, options: PollOptions):
 }
 
 /** Failures of one mailbox that leave the session usable for the others. */
-const MAILBOX_FAILURES = new Set(['MAILBOX_NOT_FOUND', 'IMAP_PROTOCOL']);
+const MAILBOX_FAILURES = new Set(['MAILBOX_NOT_FOUND', 'IMAP_PROTOCOL', 'CHANGES_UNSUPPORTED']);
 
 async function pollMailbox(
   deps: PollDependencies,
@@ -180,7 +186,9 @@ async function pollMailbox(
     result.uidValidity = state.uidValidity;
     const before = await seen;
     warnIfUidNextWentBack(logger, account, mailbox.name, before, state);
-    if (upToDate(before, state)) {
+    // A mailbox with change events has work on every poll (flags change without
+    // UIDNEXT moving), so it always takes the lease.
+    if (!mailbox.changes && upToDate(before, state)) {
       finish(result, before, state);
       return result;
     }
@@ -200,6 +208,7 @@ async function pollMailbox(
     // Under the lease, read again: another poller may have delivered this mail
     // between the first read and the lease. Only what is past this checkpoint is delivered.
     const previous = await deps.checkpoints.get(account, mailbox.name);
+    if (mailbox.changes) await pollChanges(deps, options.account, session, mailbox.name, state, logger);
     if (upToDate(previous, state)) {
       finish(result, previous, state);
       return result;

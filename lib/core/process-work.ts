@@ -2,8 +2,10 @@
  * The bookkeeping of the process use case: its types, the record key of an
  * action, and how an action's outcome is reported and recorded.
  */
-import type { AccountConfig } from '../config/schema.ts';
+import type { AccountConfig, EventsConfig } from '../config/schema.ts';
 import { describeError, PostroomError } from '../errors.ts';
+import type { AuthVerdicts } from '../mime/auth-results.ts';
+import type { DnsResolver } from '../mime/verify-auth.ts';
 import type {
   BlobStore,
   EventSink,
@@ -106,6 +108,10 @@ export interface ProcessDependencies {
   resolveSecret(ref: RuleSecretRef): Promise<string>;
   sendWebhook: WebhookSender;
   logger?: Logger;
+  /** What `emit` events carry beyond the queue message (config `events`). @default { detail: [] } */
+  eventDetail?: EventsConfig;
+  /** DNS for accounts with `verifyAuth` (tests inject one). @default node:dns */
+  dnsResolver?: DnsResolver;
   /** Seconds to keep idempotency records. @default 14 days */
   idempotencyTtlSeconds?: number;
   now?: () => Date;
@@ -137,6 +143,8 @@ export interface Work {
   /** The UID server-side actions apply to: the queued one, or where a fingerprint found it again. */
   uid: number;
   parsed?: ParsedMessage;
+  /** The sender verdicts, once established (for `auth` conditions or event detail). */
+  auth?: AuthVerdicts;
 }
 
 export const IMAP_KINDS = new Set(['flag', 'unflag', 'label', 'unlabel', 'copy', 'move', 'delete']);

@@ -21,7 +21,7 @@ import { DEFAULT_PARSE_LIMITS, type ParsedMessage, parseMessage, toRuleInput } f
 import { contentNeeded, evaluate, type PlannedAction } from '../rules/planner.ts';
 import { forEachLimited } from '../work-pool.ts';
 import { applyImapActions } from './imap-actions.ts';
-import { emitEvents, runOutward, toEvent } from './outward-actions.ts';
+import { emitEvents, eventFor, runOutward } from './outward-actions.ts';
 import {
   actionDetail,
   type BatchItem,
@@ -40,6 +40,7 @@ import {
   report,
   type Work,
 } from './process-work.ts';
+import { rulesUseAuth, senderVerdicts } from './sender-auth.ts';
 
 export type {
   ActionReport,
@@ -105,7 +106,7 @@ export async function processBatch(
   }
 
   // Outward actions, per message, after the server-side ones.
-  const events: { work: Work; action: PlannedAction; event: PostroomEvent }[] = [];
+  const emits: { work: Work; action: PlannedAction }[] = [];
   for (const work of works) {
     if (work.result.status === 'failed') continue;
     for (const action of work.pending) {
@@ -115,12 +116,18 @@ export async function processBatch(
         break;
       }
       if (action.kind === 'emit') {
-        events.push({ work, action, event: toEvent(work.item.message, action) });
+        emits.push({ work, action });
         continue;
       }
       await runOutward(deps, work, action, logger);
       if (hasFailed(work)) break;
     }
+  }
+  // Events are built once the message's attachments are saved: their detail names the keys.
+  const events: { work: Work; action: PlannedAction; event: PostroomEvent }[] = [];
+  for (const { work, action } of emits) {
+    const event = await eventFor(deps, work, action, logger);
+    if (event) events.push({ work, action, event });
   }
   if (events.length > 0 && budget.spent()) {
     for (const { work } of events) fail(work, outOfTime());
@@ -184,7 +191,8 @@ export function failureReports(items: readonly ItemResult[]): FailureReport[] {
 
 /** Decides what to do with one message; loads the raw message only when a rule needs it. */
 export async function plan(
-  deps: Pick<ProcessDependencies, 'rules' | 'blobs' | 'idempotency' | 'now'>,
+  deps: Pick<ProcessDependencies, 'rules' | 'blobs' | 'idempotency' | 'now'> &
+    Partial<Pick<ProcessDependencies, 'accounts' | 'dnsResolver'>>,
   item: BatchItem,
   logger: Logger = silentLogger,
 ): Promise<Work> {
@@ -216,6 +224,8 @@ export async function plan(
       delete input.text;
       delete input.attachments;
     }
+    if (parsed?.ok && rulesUseAuth(deps.rules, scope))
+      input.auth = work.auth = await senderVerdicts(deps, message, parsed);
     const evaluation = evaluate(input, deps.rules, scope, {
       ...(deps.now ? { now: deps.now() } : {}),
     });

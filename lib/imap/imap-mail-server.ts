@@ -6,6 +6,7 @@
  */
 import type { ImapError } from '../errors.ts';
 import type {
+  FlagChange,
   FolderRef,
   MailboxState,
   MailServer,
@@ -15,6 +16,7 @@ import type {
   ServerPath,
   SourceSink,
 } from '../ports.ts';
+import { fetchFlagChanges } from './commands/changes.ts';
 import { type CopyResult, copyMessages, moveMessages } from './commands/copy-move.ts';
 import { removeMessages } from './commands/expunge.ts';
 import { fetchSources } from './commands/fetch-bodies.ts';
@@ -102,6 +104,10 @@ export class ImapMailServer implements MailServer {
 
   existingUids(uids: number[]): Promise<number[]> {
     return this.turn(() => existingUids(this.session, uids));
+  }
+
+  fetchFlagChanges(modSeq: string): Promise<FlagChange[]> {
+    return this.turn(() => fetchFlagChanges(this.session, modSeq));
   }
 
   fetchMeta(uids: number[], fields: MetaFields = {}): Promise<MessageMeta[]> {

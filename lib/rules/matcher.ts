@@ -13,6 +13,7 @@ import { compileLabels } from './gmail-labels.ts';
 import type { AttachmentInfo, MailAddress, RuleInput } from './message.ts';
 import { asciiAddress } from './message.ts';
 import type { AddressTest, Condition, FlagsTest, SizeRange, StringTest } from './schema.ts';
+import { compileAuthTest, compileSpamTest, isBounce, isComplaint, SENDER_KEYS } from './sender-match.ts';
 import { compileStringTest, LowerCache, type Lowerer, type TextPredicate } from './string-match.ts';
 import { parseDuration, parseInstant, parseSize } from './units.ts';
 import { CONDITION_KEYS, STRING_TEST_KEYS } from './vocabulary.ts';
@@ -280,6 +281,18 @@ function compileKey(condition: Condition, key: (typeof CONDITION_KEYS)[number]):
       const wanted = condition.list!;
       return (input) => when(wanted, isList(input));
     }
+    case 'auth':
+      return compileAuthTest(condition.auth!);
+    case 'spam':
+      return compileSpamTest(condition.spam!);
+    case 'bounce': {
+      const wanted = condition.bounce!;
+      return (input) => when(wanted, isBounce(input));
+    }
+    case 'complaint': {
+      const wanted = condition.complaint!;
+      return (input) => when(wanted, isComplaint(input));
+    }
     case 'all': {
       const parts = condition.all!.map(compileCondition);
       return (input, ctx) => andLazy(parts.map((part) => () => part(input, ctx)));
@@ -330,7 +343,10 @@ export function matchCondition(
 }
 
 /** Condition keys that the queue message's envelope cannot answer. */
-const BODY_KEYS = new Set<string>(['recipient', 'header', 'body', 'attachment', 'autoReply', 'bulk', 'list']);
+const BODY_KEYS = new Set<string>([
+  ...['recipient', 'header', 'body', 'attachment', 'autoReply', 'bulk', 'list'],
+  ...SENDER_KEYS,
+]);
 
 /** True when the condition looks at anything beyond the envelope (subject, from, to, cc, date, size, flags). */
 export function conditionNeedsBody(condition: Condition): boolean {

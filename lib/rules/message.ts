@@ -12,6 +12,7 @@ import { Readable, Transform } from 'node:stream';
 import { domainToASCII, domainToUnicode } from 'node:url';
 import type { AddressObject, AttachmentStream, EmailAddress, MailParser, MessageText } from 'mailparser';
 import { PostroomError } from '../errors.ts';
+import type { AuthVerdicts } from '../mime/auth-results.ts';
 import type { Address, Envelope } from '../ports.ts';
 import { decodeHeaderLine } from './encoded-words.ts';
 
@@ -43,7 +44,43 @@ export interface AttachmentInfo {
   size: number;
   /** `attachment`, `inline`, or whatever the part said. */
   disposition?: string;
+  /** The Content-ID, without angle brackets (inline images of an HTML body). */
+  contentId?: string;
+  /** True for parts embedded in `multipart/related`. */
+  related?: boolean;
 }
+
+/**
+ * The start of a part that reports on other mail (a DSN's original message or
+ * its headers, an ARF feedback report), kept for classification
+ * (`lib/mime/classify.ts`): the fields that matter come first.
+ */
+export interface ReportPart {
+  /** Lower case, e.g. `message/feedback-report`. */
+  contentType: string;
+  /** The first {@link REPORT_PART_BYTES} bytes, decoded as UTF-8. */
+  text: string;
+}
+
+/** The MIME types of the parts kept as {@link ReportPart}s. */
+export const REPORT_PART_TYPES: ReadonlySet<string> = new Set([
+  'message/delivery-status',
+  'message/global-delivery-status',
+  'message/feedback-report',
+  'message/rfc822',
+  'message/global',
+  'text/rfc822-headers',
+  'message/rfc822-headers',
+  'message/global-headers',
+]);
+export const REPORT_PART_BYTES = 32 * 1024;
+/**
+ * The raw start of a `multipart/report` message, kept as a report part of
+ * that type: mailparser folds an inline `message/rfc822` into the message
+ * (its Message-ID then lost), and a report's original headers come early.
+ */
+const RAW_HEAD_BYTES = 64 * 1024;
+const MAX_REPORT_PARTS = 8;
 
 /**
  * Bounds on parsing one message. Normal mail is far inside them; a message past
@@ -100,6 +137,10 @@ export interface ParsedMessage {
   /** The text parts, or HTML reduced to text where there is no text alternative. */
   text: string;
   attachments: AttachmentInfo[];
+  /** True when the message has an HTML body part. */
+  hasHtml?: boolean;
+  /** Report parts (DSN, ARF) in order: see {@link ReportPart}. */
+  reports?: ReportPart[];
   /** Bytes read. */
   size: number;
   warnings: string[];
@@ -245,11 +286,13 @@ function feed(
   raw: Buffer | Uint8Array | Readable,
   parser: MailParser,
   stop: (error: unknown) => void,
-): { size: () => number; sourceError: () => unknown } {
+): { size: () => number; sourceError: () => unknown; head: () => Buffer } {
   let size = 0;
   let sourceError: unknown;
+  const head: Buffer[] = [];
   if (raw instanceof Readable) {
     raw.on('data', (chunk: Buffer) => {
+      if (size < RAW_HEAD_BYTES) head.push(chunk.subarray(0, RAW_HEAD_BYTES - size));
       size += chunk.length;
     });
     raw.on('error', (error) => {
@@ -260,9 +303,11 @@ function feed(
     raw.pipe(parser);
   } else {
     size = raw.byteLength;
-    parser.end(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
+    const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    head.push(bytes.subarray(0, RAW_HEAD_BYTES));
+    parser.end(bytes);
   }
-  return { size: () => size, sourceError: () => sourceError };
+  return { size: () => size, sourceError: () => sourceError, head: () => Buffer.concat(head) };
 }
 
 /** The attachment's MIME type, lower case; a broken Content-Type can leave mailparser with a non-string. */
@@ -317,8 +362,10 @@ export async function parseMessage(
   let headers: ParserHeaders = new Map();
   let headerLines: ReadonlyArray<{ key: string; line: string }> = [];
   const attachments: AttachmentInfo[] = [];
+  const reports: ReportPart[] = [];
   const warnings: string[] = [];
   let text = '';
+  let hasHtml = false;
   try {
     parser = await newParser(limits);
     const active = parser;
@@ -337,21 +384,31 @@ export async function parseMessage(
           current = item;
           checkDepth(item.partId, limits);
           let bytes = 0;
+          const contentType = contentTypeOf(item);
+          const kept: Buffer[] = [];
+          const keep = REPORT_PART_TYPES.has(contentType) && reports.length < MAX_REPORT_PARTS;
           for await (const chunk of item.content) {
+            if (keep && bytes < REPORT_PART_BYTES)
+              kept.push((chunk as Buffer).subarray(0, REPORT_PART_BYTES - bytes));
             bytes += (chunk as Buffer).length;
             if (decoded + bytes > limits.maxDecodedBytes) throw decodedLimit(limits);
           }
           decoded += bytes;
           current = undefined;
           item.release?.();
+          if (keep) reports.push({ contentType, text: Buffer.concat(kept).toString('utf8') });
+          const contentId = typeof item.contentId === 'string' ? item.contentId.replace(/^<|>$/g, '') : '';
           attachments.push({
             ...(item.filename ? { filename: item.filename } : {}),
-            contentType: contentTypeOf(item),
+            contentType,
             size: bytes,
             ...(item.contentDisposition ? { disposition: item.contentDisposition } : {}),
+            ...(contentId !== '' ? { contentId } : {}),
+            ...(item.related === true ? { related: true } : {}),
           });
         } else {
           text = item.text ?? '';
+          hasHtml = typeof item.html === 'string' && item.html !== '';
           if (decoded + Buffer.byteLength(text) > limits.maxDecodedBytes) throw decodedLimit(limits);
           if (item.textConversionError) {
             warnings.push(`HTML part not reduced to text: ${reason(item.textConversionError)}`);
@@ -387,9 +444,15 @@ export async function parseMessage(
     headers: headerLines.map((line) => decodeHeaderLine(line.line)).filter((header) => header.name !== ''),
     text,
     attachments,
+    hasHtml,
+    reports,
     size: source.size(),
     warnings,
   };
+  const rootType = parsed.headers.find((h) => h.name === 'content-type')?.value.toLowerCase() ?? '';
+  if (rootType.startsWith('multipart/report')) {
+    reports.push({ contentType: 'multipart/report', text: source.head().toString('utf8') });
+  }
   const subject = headers.get('subject');
   if (typeof subject === 'string') parsed.subject = subject;
   const messageId = headers.get('message-id');
@@ -554,6 +617,10 @@ export interface RuleInput {
   headers?: HeaderField[];
   text?: string;
   attachments?: AttachmentInfo[];
+  /** Report parts (DSN, ARF), for `bounce` and `complaint`. */
+  reports?: ReportPart[];
+  /** Sender verdicts established for the message (the process use case sets them). */
+  auth?: AuthVerdicts;
   /** Parser warnings, passed on to the evaluation result. */
   warnings: string[];
 }
@@ -609,6 +676,7 @@ export function toRuleInput(facts: EnvelopeFacts | undefined, parsed?: ParsedMes
     input.headers = parsed.headers;
     input.text = parsed.text;
     input.attachments = parsed.attachments;
+    input.reports = parsed.reports ?? [];
   } else if (parsed && facts?.size === undefined) {
     input.size = parsed.size;
   }

@@ -20,6 +20,7 @@
  *   first (flags set before a MOVE travel with the message).
  */
 
+import type { DetailItem } from '../mime/event-detail.ts';
 import { plannedLabels } from './gmail-labels.ts';
 import { compileCondition, conditionNeedsBody, type Truth } from './matcher.ts';
 import type { RuleInput } from './message.ts';
@@ -40,7 +41,13 @@ export type PlannedAction = {
   | { kind: 'label' | 'unlabel'; labels: string[] }
   | { kind: 'copy' | 'move'; target: FolderTarget }
   | { kind: 'delete' }
-  | { kind: 'emit'; detailType: string }
+  | {
+      kind: 'emit';
+      detailType: string;
+      /** Replaces the global `events.detail` for this event. */
+      detail?: DetailItem[];
+      textMaxBytes?: number;
+    }
   | { kind: 'webhook'; url: string; secret: RuleSecretRef; timeoutMs: number; retries: number }
   | { kind: 'saveAttachments'; prefix: string }
 );
@@ -226,7 +233,16 @@ export function evaluate(
           );
         }
       } else if (action.emit !== undefined) {
-        steps.push({ ...base, kind: 'emit', detailType: action.emit });
+        const emit = typeof action.emit === 'string' ? { detailType: action.emit } : action.emit;
+        steps.push({
+          ...base,
+          kind: 'emit',
+          detailType: emit.detailType,
+          ...('detail' in emit && emit.detail !== undefined ? { detail: emit.detail } : {}),
+          ...('textMaxBytes' in emit && emit.textMaxBytes !== undefined
+            ? { textMaxBytes: emit.textMaxBytes }
+            : {}),
+        });
       } else if (action.webhook !== undefined) {
         const { url, secret, timeoutMs, retries } = action.webhook;
         steps.push({ ...base, kind: 'webhook', url, secret, timeoutMs, retries });

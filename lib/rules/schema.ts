@@ -43,6 +43,8 @@
  *   case-insensitively; unknown on servers without Gmail's extensions.
  * - `autoReply`, `bulk`, `list`: `true`/`false` predicates on Auto-Submitted /
  *   X-Autoreply, Precedence, List-Id.
+ * - `auth`, `spam`, `bounce`, `complaint`: who really sent it and what kind of
+ *   machine mail it is (see `sender-schema.ts`).
  * - `all: [...]`, `any: [...]`, `not: {...}`. Several keys in one condition object must all hold.
  *
  * String tests (a bare string means `contains`): `is`, `contains`, `matches`
@@ -58,6 +60,13 @@ import { RE2JS } from 're2js';
 import * as z from 'zod';
 import { secretRefSchema } from '../config/secret-ref.ts';
 import { type LabelsTest, labelListSchema, labelsTestSchema } from './gmail-schema.ts';
+import {
+  type AuthTest,
+  authTestSchema,
+  emitObjectSchema,
+  type SpamTest,
+  spamTestSchema,
+} from './sender-schema.ts';
 import { explainRegexError } from './string-match.ts';
 import { CONDITION_KEYS, DURATION_PATTERN, SIZE_PATTERN, STRING_TEST_KEYS } from './vocabulary.ts';
 
@@ -350,6 +359,14 @@ export interface Condition {
   bulk?: boolean;
   /** A List-Id header is present (RFC 2919). */
   list?: boolean;
+  /** Sender authentication verdicts (trusted Authentication-Results, or `verifyAuth`). */
+  auth?: AuthTest;
+  /** The receiving server's spam verdict. */
+  spam?: SpamTest;
+  /** A failure report: an RFC 3464 DSN with Action: failed, or a common plain-text bounce. */
+  bounce?: boolean;
+  /** An ARF feedback report (RFC 5965). */
+  complaint?: boolean;
   all?: Condition[];
   any?: Condition[];
   not?: Condition;
@@ -397,6 +414,10 @@ export const conditionSchema: z.ZodType<Condition> = z
     autoReply: z.boolean().optional(),
     bulk: z.boolean().optional(),
     list: z.boolean().optional(),
+    auth: authTestSchema.optional(),
+    spam: spamTestSchema.optional(),
+    bounce: z.boolean().optional(),
+    complaint: z.boolean().optional(),
     get all() {
       return z.array(conditionSchema).optional();
     },
@@ -501,12 +522,19 @@ export const actionSchema = z
     move: folderTargetSchema.optional(),
     /** `\Deleted` + `UID EXPUNGE` of this UID only. */
     delete: z.literal(true, { error: 'expected true' }).optional(),
-    /** Emit an event with this detail-type. */
+    /** Emit an event with this detail-type, or `{ detailType, detail?, textMaxBytes? }`. */
     emit: z
-      .string({ error: 'expected an event detail-type such as invoice.received' })
-      .trim()
-      .min(1, 'expected an event detail-type such as invoice.received')
-      .max(128, 'expected at most 128 characters (EventBridge detail-type)')
+      .union(
+        [
+          z
+            .string({ error: 'expected an event detail-type such as invoice.received' })
+            .trim()
+            .min(1, 'expected an event detail-type such as invoice.received')
+            .max(128, 'expected at most 128 characters (EventBridge detail-type)'),
+          emitObjectSchema,
+        ],
+        { error: 'expected an event detail-type such as invoice.received, or { detailType, detail? }' },
+      )
       .optional(),
     /** A signed JSON POST. */
     webhook: webhookSchema.optional(),

@@ -33,6 +33,7 @@ import {
   testAccount,
   withSetupClient,
 } from './dovecot.ts';
+import { assertValidEvent } from './event-schema.ts';
 import { type ImapProxy, startImapProxy } from './imap-proxy.ts';
 
 /** The webhook secret every harness puts in `POSTROOM_WEBHOOK_SECRET`. */
@@ -53,6 +54,10 @@ export interface ProcessHarnessOptions {
   mailboxes?: string[];
   /** Receives before the local queue dead-letters a message. @default 5 */
   maxReceives?: number;
+  /** The `events:` section as users write it. */
+  events?: unknown;
+  /** Account settings on top of the test account's (e.g. `authservId`). */
+  accountSettings?: Partial<AccountConfig>;
 }
 
 /** A log line the harness captured. */
@@ -132,10 +137,11 @@ export async function createProcessHarness(options: ProcessHarnessOptions): Prom
     accounts: [],
     store: { kind: 'local', dir },
     rules: options.rules,
+    ...(options.events !== undefined ? { events: options.events } : {}),
     ...(options.maxReceives ? { aws: { processor: { maxReceives: options.maxReceives } } } : {}),
   });
   // The account is already parsed (testAccount returns the output type): added after validation.
-  config.accounts.push(account);
+  config.accounts.push(Object.assign(account, options.accountSettings));
   const logs: LogLine[] = [];
   const runtime = await openRuntime(config, {
     logger: capturingLogger(logs),
@@ -188,7 +194,12 @@ export async function createProcessHarness(options: ProcessHarnessOptions): Prom
         ? readFileSync(eventsFile, 'utf8')
             .split('\n')
             .filter((line) => line !== '')
-            .map((line) => JSON.parse(line) as PostroomEvent)
+            .map((line) => {
+              // Every event an integration test sees matches the published schema.
+              const event = JSON.parse(line) as PostroomEvent;
+              assertValidEvent(event);
+              return event;
+            })
         : [],
     flags: (mailbox = 'INBOX') => withClient((client) => getFlags(client, mailbox)),
     uids: (mailbox = 'INBOX') => withClient((client) => listUids(client, mailbox)),

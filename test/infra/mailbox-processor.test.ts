@@ -696,6 +696,22 @@ describe('MailboxProcessor settings (synthesised without bundling)', () => {
     });
   });
 
+  it('lets the poller keep change-event state and emit events only when a mailbox asks for changes', () => {
+    const pollStatements = (template: Template) =>
+      Object.values(template.findResources('AWS::IAM::Policy'))
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes('PollRole'))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    const without = pollStatements(synthWithoutBundling(minimal));
+    expect(without.some((st) => asArray(st.Action).includes('events:PutEvents'))).toBe(false);
+    const withChanges = pollStatements(
+      synthWithoutBundling(
+        minimal.replace('schedule:', 'mailboxes: [{ name: INBOX, changes: true }], schedule:'),
+      ),
+    );
+    expect(withChanges.some((st) => asArray(st.Action).includes('events:PutEvents'))).toBe(true);
+    expect(JSON.stringify(withChanges)).toContain('/state/changes/*');
+  });
+
   it('versions the bucket and expires old versions too when asked', () => {
     const versioned = synthWithoutBundling(
       `${minimal}aws: { bucketVersioning: true, rawMailExpireDays: 7 }\n`,

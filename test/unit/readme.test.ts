@@ -256,7 +256,18 @@ describe('README.md commands', () => {
     expect(unknown).toEqual([]);
     expect(badOptions).toEqual([]);
     expect(new Set(used.map((u) => u.command))).toEqual(
-      new Set(['validate', 'poll', 'process', 'dry-run', 'run', 'demo', 'status', 'dead-letters', 'replay', 'oauth']),
+      new Set([
+        'validate',
+        'poll',
+        'process',
+        'dry-run',
+        'run',
+        'demo',
+        'status',
+        'dead-letters',
+        'replay',
+        'oauth',
+      ]),
     );
   });
 

@@ -52,6 +52,7 @@ Examples:
     let entries: DryRunEntry[];
     if (files.length > 0) {
       const account = options.account ?? config.accounts[0]?.id ?? 'local';
+      const authservId = config.accounts.find((a) => a.id === account)?.authservId;
       entries = [];
       for (const file of files) {
         // Streamed like `process` reads a blob: a large message is never read into memory whole.
@@ -61,7 +62,11 @@ Examples:
           ...(await dryRunRaw(
             config.rules,
             createReadStream(file),
-            { account, mailbox: options.mailbox ?? 'INBOX' },
+            {
+              account,
+              mailbox: options.mailbox ?? 'INBOX',
+              ...(authservId !== undefined ? { authservIds: [authservId].flat() } : {}),
+            },
             { size },
           )),
         });
@@ -82,7 +87,11 @@ Examples:
         entries = await dryRunMailbox(
           session,
           config.rules,
-          { account: account.id, mailbox: options.mailbox ?? 'INBOX' },
+          {
+            account: account.id,
+            mailbox: options.mailbox ?? 'INBOX',
+            ...(account.authservId !== undefined ? { authservIds: [account.authservId].flat() } : {}),
+          },
           options.limit,
         );
       } finally {
