@@ -18,13 +18,14 @@
  * --sample-mailboxes (32), --sample-messages (400), --cold-share (0.1 of
  * invocations start cold), --init-ms (300: a cold start's billed init, the
  * bench:lambda import target), --retention-months (1: months raw mail is kept),
- * --secret-cache-seconds (300: how long a warm poller keeps an account's secret).
+ * --secret-cache-seconds (3600, as lib/adapters/aws/secrets.ts: how long a warm poller keeps an account's secret).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
+import { SECRET_CACHE_SECONDS as SECRET_CACHE_SECONDS_DEPLOYED } from '#lib/adapters/aws/secrets.ts';
 import { validateConfig } from '#lib/config/validate.ts';
 import { validatedConfigFile } from '#lib/config/validated-file.ts';
 import { startPrivateDovecot } from '#lib/sandbox/dovecot/private-dovecot.ts';
@@ -72,7 +73,9 @@ const RETENTION_MONTHS = Number(input('retention-months', 'BENCH_RETENTION_MONTH
 /** Lambda writes START, END and REPORT lines for every invocation. */
 const PLATFORM_LOG_BYTES = 350;
 /** How long a warm poller keeps a secret: Powertools Parameters' maxAge in lib/adapters/aws/secrets.ts. */
-const SECRET_CACHE_SECONDS = Number(input('secret-cache-seconds', 'BENCH_SECRET_CACHE_SECONDS', 300));
+const SECRET_CACHE_SECONDS = Number(
+  input('secret-cache-seconds', 'BENCH_SECRET_CACHE_SECONDS', SECRET_CACHE_SECONDS_DEPLOYED),
+);
 const PASSWORD = 'bench-cost-password';
 
 function messageFor(i: number, namespace: string): Buffer {

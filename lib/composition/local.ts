@@ -34,7 +34,7 @@ export function openLocalRuntime(config: PostroomConfig, options: LocalRuntimeOp
   });
 }
 
-function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
+export function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
   const file = join(store.dir, 'postroom.db');
   const db = openDatabase(file);
   const queue = new SqliteQueue(db, { maxReceives });
@@ -44,7 +44,7 @@ function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
   blobs.removeStaleTemporaryFiles().catch(() => {});
   // One database: an event and the records of the actions that emit it commit together.
   const idempotency = new SqliteIdempotencyStore({ db });
-  // Leases and poll records need not survive a power cut, only their process (see sqlite.ts).
+  // Leases, poll records and connection slots need not survive a power cut, only their process (see sqlite.ts).
   const processDb = openDatabase(file, 'process');
   const deadLetters = new SqliteDeadLetterStore(queue);
   return {
@@ -53,7 +53,6 @@ function openLocalStores(store: LocalStoreConfig, maxReceives: number): Stores {
     queue,
     consumer: queue,
     checkpoints: new SqliteCheckpointStore({ db, recordsDb: processDb }),
-    // Leases and connection slots need not survive a power cut, only their process (see sqlite.ts).
     leases: new SqliteLeaseStore({ db: processDb }),
     slots: new SqliteConnectionSlots({ db: processDb }),
     deliveries: new SqliteDeliveryLog({ db }),

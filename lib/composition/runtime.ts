@@ -70,8 +70,8 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
   };
   const sendWebhook = createWebhookSender();
 
-  const secretValue = async (ref: SecretRef): Promise<string> => {
-    const value = await resolveSecret(ref, secretOptions);
+  const secretValue = async (ref: SecretRef, fresh = false): Promise<string> => {
+    const value = await resolveSecret(ref, { ...secretOptions, ...(fresh ? { fresh } : {}) });
     options.onSecret?.(value);
     return value;
   };
@@ -104,7 +104,22 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
         throw new ConfigError(`account ${account.id}: no password`, [
           `accounts.${account.id}.auth.password: required with method ${account.auth.method}`,
         ]);
-      return connect({ password: await secretValue(account.auth.password) });
+      const passwordRef = account.auth.password;
+      const password = await secretValue(passwordRef);
+      try {
+        return await connect({ password });
+      } catch (error) {
+        // A cached secret may be older than a password changed since: read it
+        // once more past the cache, and retry only if it changed.
+        if (!('secret' in passwordRef) || !isPostroomError(error) || error.code !== 'AUTH_FAILED')
+          throw error;
+        const current = await secretValue(passwordRef, true);
+        if (current === password) throw error;
+        options.logger.debug(
+          `account ${account.id}: the password secret changed; logging in with the new one`,
+        );
+        return connect({ password: current });
+      }
     }
     const token = await tokens.accessToken(account);
     try {

@@ -6,12 +6,14 @@ import { SecretError } from '../errors.ts';
 import type { SecretRef } from './schema.ts';
 
 /** Something that returns a secret's value by name or ARN (Secrets Manager in AWS). */
-export type SecretFetcher = (nameOrArn: string) => Promise<string | undefined>;
+export type SecretFetcher = (nameOrArn: string, options?: { fresh?: boolean }) => Promise<string | undefined>;
 
 export interface SecretResolverOptions {
   env?: NodeJS.ProcessEnv;
   /** Needed only for `{ secret }` references. */
   fetchSecret?: SecretFetcher;
+  /** Read past any cache: the cached value was just refused. */
+  fresh?: boolean;
 }
 
 export function describeSecretRef(ref: SecretRef): string {
@@ -33,7 +35,7 @@ export async function resolveSecret(ref: SecretRef, options: SecretResolverOptio
   }
   let value: string | undefined;
   try {
-    value = await options.fetchSecret(ref.secret);
+    value = await options.fetchSecret(ref.secret, options.fresh ? { fresh: true } : undefined);
   } catch (error) {
     throw new SecretError(`${describeSecretRef(ref)} could not be read: ${(error as Error).name}`, {
       cause: error,
