@@ -243,7 +243,8 @@ export async function plan(
     }
     // Which of these are already done is asked for the whole batch at once (`skipDone`).
     work.pending.push(...evaluation.actions);
-    if (parsed) work.parsed = parsed;
+    // Kept for the outward actions (event detail, attachments) only when it is the whole message.
+    if (parsed && level === 'body') work.parsed = parsed;
   } catch (error) {
     logger.warn('message could not be planned', { uid: message.uid, ...describeError(error) });
     fail(work, error);

@@ -92,7 +92,7 @@ describe('deployment config checks', () => {
     const settings = deploySettings(parseConfig(''));
     expect(settings).toEqual({
       bucketVersioning: false,
-      poller: { timeoutSeconds: 300, memoryMb: 512 },
+      poller: { timeoutSeconds: 300, memoryMb: 512, concurrency: 16 },
       processor: {
         batchSize: 10,
         batchingWindowSeconds: 0,
