@@ -257,7 +257,7 @@ export async function plan(
  * list, reported `already-done`: one look-up for the batch where the store
  * has one (`doneAmong`), else one per action.
  */
-async function skipDone(
+export async function skipDone(
   deps: Pick<ProcessDependencies, 'idempotency'>,
   works: readonly Work[],
   logger: Logger,

@@ -19,7 +19,7 @@
 import type { Readable } from 'node:stream';
 import { PostroomError } from '../errors.ts';
 import { headerBlock, headerEnd, headerFacts, MAX_HEADER_BYTES } from '../mime/header-envelope.ts';
-import type { BlobEntry, CheckpointStore, QueueMessage } from '../ports.ts';
+import { type BlobEntry, type CheckpointStore, type QueueMessage, silentLogger } from '../ports.ts';
 import { mailboxKeySegment } from './keys.ts';
 import {
   type ActionReport,
@@ -27,6 +27,7 @@ import {
   type ProcessDependencies,
   plan,
   processBatch,
+  skipDone,
 } from './process.ts';
 import { actionDetail } from './process-work.ts';
 
@@ -152,6 +153,8 @@ export async function replay(deps: ReplayDependencies, options: ReplayOptions): 
 
 async function dryRun(deps: ReplayDependencies, item: Parameters<typeof plan>[1]): Promise<ReplayItem> {
   const work = await plan(deps, item, deps.logger);
+  // Marks what the idempotency records say is done, as processBatch does before acting.
+  await skipDone(deps, [work], deps.logger ?? silentLogger);
   const pending: ReplayAction[] = work.pending.map((action) => ({
     rule: action.rule,
     kind: action.kind,

@@ -770,7 +770,7 @@ describe('MailboxProcessor settings (synthesised without bundling)', () => {
     // Assess
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
-      expect.stringMatching(/^rules\[0\]\.when\.subject\.regex: invalid regular expression/),
+      expect.stringMatching(/^rules\[0\] \(r\)\.when\.subject\.regex: invalid regular expression/),
     ]);
     expect(builtAnything).toBe(false);
   });
