@@ -18,7 +18,7 @@ import type { AccountConfig } from '../config/schema.ts';
 import { PostroomError } from '../errors.ts';
 import type { Logger, SessionOptions } from '../ports.ts';
 import { POSTROOM_VERSION } from '../version.ts';
-import { connectError, imapError } from './errors.ts';
+import { connectError } from './errors.ts';
 import { missingFlowInternals, pinOAuthMechanism, sendIdOnce, TESTED_IMAPFLOW } from './flow-internals.ts';
 import { ImapMailServer } from './imap-mail-server.ts';
 import { flowLogger, redactor } from './protocol-log.ts';
