@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { SECRET_CACHE_SECONDS as SECRET_CACHE_SECONDS_DEPLOYED } from '#lib/adapters/aws/secrets.ts';
+import { connectionSlotsMode } from '#lib/config/connection-budget.ts';
 import { validateConfig } from '#lib/config/validate.ts';
 import { validatedConfigFile } from '#lib/config/validated-file.ts';
 import { startPrivateDovecot } from '#lib/sandbox/dovecot/private-dovecot.ts';
@@ -151,6 +152,8 @@ try {
     POSTROOM_QUEUE_URL: world.queueUrl,
     POSTROOM_TABLE: world.table,
     POSTROOM_EVENT_BUS: world.eventBus,
+    // As the construct sets it for this config.
+    POSTROOM_CONNECTION_SLOTS: connectionSlotsMode(validated.accounts, settings.processor.maxConcurrency),
     BENCH_PASSWORD: PASSWORD,
     BENCH_WEBHOOK_SECRET: 'bench-webhook-secret',
     POWERTOOLS_METRICS_NAMESPACE: 'Postroom',

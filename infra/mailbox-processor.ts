@@ -23,7 +23,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { processorConcurrency } from '#lib/config/connection-budget.ts';
+import { connectionSlotsMode, processorConcurrency } from '#lib/config/connection-budget.ts';
 import type { PostroomConfig } from '#lib/config/schema.ts';
 import { validateConfig } from '#lib/config/validate.ts';
 import { validatedConfigFile } from '#lib/config/validated-file.ts';
@@ -267,6 +267,8 @@ export class MailboxProcessor extends Construct {
       POSTROOM_EVENT_BUS: this.eventBus.eventBusName,
       // The config travels as a file in the bundle: Lambda environments are limited to 4 KB.
       POSTROOM_CONFIG_FILE: BUNDLED_CONFIG_FILE,
+      // Sessions are counted in the table only when the functions' concurrency alone could exceed a budget.
+      POSTROOM_CONNECTION_SLOTS: connectionSlotsMode(config.accounts, settings.processor.maxConcurrency),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       // No --enable-source-maps: the handlers map their stack traces themselves,

@@ -69,7 +69,12 @@ function openAwsStores(store: AwsStoreConfig, events: EventSink | undefined): St
     queueInspector: deadLetters,
     checkpoints: new DynamoCheckpointStore(table),
     leases: new DynamoLeaseStore(table),
-    slots: new DynamoConnectionSlots(table),
+    // The construct says when the functions' concurrency alone keeps every
+    // connection budget: then no session is counted in the table (an empty poll
+    // writes nothing) and each container counts its own (`MemoryConnectionSlots`).
+    ...(process.env.POSTROOM_CONNECTION_SLOTS === 'by-concurrency'
+      ? {}
+      : { slots: new DynamoConnectionSlots(table) }),
     deliveries: new DynamoDeliveryLog(table),
     idempotency: new DynamoIdempotencyStore(table),
     refreshTokens: new SecretsManagerRefreshTokenStore(),

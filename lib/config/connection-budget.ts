@@ -54,6 +54,41 @@ export function processorConcurrency(
 }
 
 /**
+ * True when the deployment's shape alone keeps every budget: per budget, one
+ * session for each account's poller (one schedule polls an account with one
+ * session, its mailboxes one after another) plus one for each concurrent
+ * processor stays within the limit. The functions then need no shared count of
+ * sessions (no DynamoDB write per session: an empty poll writes nothing);
+ * otherwise they take slots in the table.
+ */
+export function budgetHeldByConcurrency(
+  accounts: readonly Pick<AccountConfig, 'host' | 'auth' | 'maxConnections'>[],
+  processors: number,
+): boolean {
+  const pollers = new Map<string, { limit: number; count: number }>();
+  for (const account of accounts) {
+    const { key, limit } = connectionBudget(account);
+    const entry = pollers.get(key) ?? { limit, count: 0 };
+    entry.count += 1;
+    entry.limit = Math.min(entry.limit, limit);
+    pollers.set(key, entry);
+  }
+  return [...pollers.values()].every(({ limit, count }) => count + processors <= limit);
+}
+
+/**
+ * What the construct tells the functions (`POSTROOM_CONNECTION_SLOTS`): count
+ * sessions in the table, or trust the concurrency ({@link budgetHeldByConcurrency}).
+ */
+export function connectionSlotsMode(
+  accounts: readonly Pick<AccountConfig, 'host' | 'auth' | 'maxConnections'>[],
+  configuredProcessors: number,
+): 'by-concurrency' | 'table' {
+  const processors = processorConcurrency(accounts, configuredProcessors);
+  return budgetHeldByConcurrency(accounts, processors) ? 'by-concurrency' : 'table';
+}
+
+/**
  * Why an account's budget cannot work, if it cannot: every IDLE watch holds a
  * connection for as long as `postroom run` runs, and polling and processing
  * need one more, or they would wait for ever.

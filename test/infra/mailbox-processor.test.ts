@@ -249,6 +249,7 @@ describe('MailboxProcessor functions', () => {
         POSTROOM_TABLE: { Ref: tableId },
         POSTROOM_EVENT_BUS: { Ref: busId },
         POSTROOM_CONFIG_FILE: 'postroom.config.json',
+        POSTROOM_CONNECTION_SLOTS: expect.stringMatching(/^(by-concurrency|table)$/),
         POWERTOOLS_SERVICE_NAME: 'postroom',
         POWERTOOLS_METRICS_NAMESPACE: 'Postroom',
       });
@@ -665,6 +666,20 @@ describe('MailboxProcessor settings (synthesised without bundling)', () => {
     // Assess: one slot stays for the poller
     const mapping = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'))[0]!;
     expect(mapping.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 3 });
+  });
+
+  it('counts sessions in the table only when the concurrency alone could exceed a budget', () => {
+    // Act: the default budget (5) holds 1 poller + 2 processors; a budget of 2 does not.
+    const byConcurrency = synthWithoutBundling(minimal);
+    const counted = synthWithoutBundling(minimal.replace('host: h,', 'host: h, maxConnections: 2,'));
+
+    // Assess
+    const slotsOf = (template: Template) =>
+      Object.values(template.findResources('AWS::Lambda::Function')).map(
+        (f) => f.Properties.Environment?.Variables?.POSTROOM_CONNECTION_SLOTS,
+      );
+    expect(new Set(slotsOf(byConcurrency).filter(Boolean))).toEqual(new Set(['by-concurrency']));
+    expect(new Set(slotsOf(counted).filter(Boolean))).toEqual(new Set(['table']));
   });
 
   it('applies the defaults when the config has no aws section', () => {

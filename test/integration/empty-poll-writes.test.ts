@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openRuntime } from '#lib/composition/open-runtime.ts';
 import { pollAccount } from '#lib/core/poll.ts';
 import { pollAccounts } from '#lib/core/poll-fleet.ts';
 import { textMessage } from '../fixtures/messages.ts';
@@ -71,6 +72,45 @@ describe('an empty poll with the AWS adapters', () => {
     expect(withMail.get('DynamoDB DeleteItem')).toBe(1); // the lease released
     expect(withMail.get('SQS SendMessageBatch')).toBe(1);
     expect(harness.kind).toBe('aws');
+  });
+});
+
+describe('an empty poll through the AWS runtime, logging in afresh', () => {
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+  const emptyPollWrites = async (slots: 'by-concurrency' | undefined) => {
+    const { user, harness } = await setup('aws', 2);
+    const previous = process.env.POSTROOM_CONNECTION_SLOTS;
+    if (slots) process.env.POSTROOM_CONNECTION_SLOTS = slots;
+    else delete process.env.POSTROOM_CONNECTION_SLOTS;
+    // No pooling: every poll opens a session, as a cold poll function does.
+    const runtime = await openRuntime(harness.config, {
+      logger: silent,
+      sessionIdleMs: 0,
+      env: { ...process.env, POSTROOM_TEST_PASSWORD: user.password },
+    });
+    try {
+      const poll = () =>
+        pollAccount(runtime.pollDependencies(), {
+          account: harness.config.accounts[0]!,
+          ingest: harness.config.ingest,
+        });
+      expect((await poll()).fetched).toBe(2);
+      const before = snapshotCounts();
+      expect((await poll()).fetched).toBe(0);
+      return dynamoWrites(countsSince(before));
+    } finally {
+      await runtime.close();
+      if (previous === undefined) delete process.env.POSTROOM_CONNECTION_SLOTS;
+      else process.env.POSTROOM_CONNECTION_SLOTS = previous;
+    }
+  };
+
+  it('writes nothing when the construct says the concurrency keeps the budget', async () => {
+    expect(await emptyPollWrites('by-concurrency')).toBe(0);
+  });
+
+  it('takes and gives back a connection slot in the table otherwise', async () => {
+    expect(await emptyPollWrites(undefined)).toBe(2);
   });
 });
 

@@ -4,7 +4,11 @@
  * process function's concurrency that fits the smallest budget.
  */
 import { describe, expect, it } from 'vitest';
-import { connectionBudget, processorConcurrency } from '#lib/config/connection-budget.ts';
+import {
+  budgetHeldByConcurrency,
+  connectionBudget,
+  processorConcurrency,
+} from '#lib/config/connection-budget.ts';
 import type { AccountConfig } from '#lib/config/schema.ts';
 import { validateConfig } from '#lib/config/validate.ts';
 
@@ -47,6 +51,18 @@ describe('processorConcurrency', () => {
     expect(processorConcurrency(accounts, 2)).toBe(2);
     expect(processorConcurrency([account('mail.example.net', { maxConnections: 1 })], 5)).toBe(2);
     expect(processorConcurrency([], 7)).toBe(7);
+  });
+});
+
+describe('budgetHeldByConcurrency', () => {
+  it('holds when every budget has room for its accounts’ pollers and every processor', () => {
+    expect(budgetHeldByConcurrency([account('mail.example.net')], 4)).toBe(true);
+    expect(budgetHeldByConcurrency([account('mail.example.net')], 5)).toBe(false);
+    // Two accounts for one mailbox (same user and host) share its budget: two pollers.
+    const twice = [account('mail.example.net'), account('MAIL.example.net')];
+    expect(budgetHeldByConcurrency(twice, 3)).toBe(true);
+    expect(budgetHeldByConcurrency(twice, 4)).toBe(false);
+    expect(budgetHeldByConcurrency([account('mail.example.net', { maxConnections: 2 })], 2)).toBe(false);
   });
 });
 
