@@ -111,8 +111,7 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
       } catch (error) {
         // A cached secret may be older than a password changed since: read it
         // once more past the cache, and retry only if it changed.
-        if (!('secret' in passwordRef) || !isPostroomError(error) || error.code !== 'AUTH_FAILED')
-          throw error;
+        if (!('secret' in passwordRef) || !refusedLogin(error)) throw error;
         const current = await secretValue(passwordRef, true);
         if (current === password) throw error;
         options.logger.debug(
@@ -125,7 +124,7 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
     try {
       return await connect({ accessToken: token.value });
     } catch (error) {
-      if (token.fresh || !isPostroomError(error) || error.code !== 'AUTH_FAILED') throw error;
+      if (token.fresh || !refusedLogin(error)) throw error;
       options.logger.debug(
         `account ${account.id}: the server refused the cached access token; fetching a new one`,
       );
@@ -247,4 +246,9 @@ export function composeRuntime(config: PostroomConfig, options: RuntimeOptions):
       await pool.close();
     },
   };
+}
+
+/** The server said no to the credential itself (not a network or protocol failure). */
+function refusedLogin(error: unknown): boolean {
+  return isPostroomError(error) && error.code === 'AUTH_FAILED';
 }

@@ -20,6 +20,7 @@ import { silentLogger } from '../ports.ts';
 import { DEFAULT_PARSE_LIMITS, type ParsedMessage, parseMessage, toRuleInput } from '../rules/message.ts';
 import { contentNeeded, evaluate, type PlannedAction } from '../rules/planner.ts';
 import { forEachLimited } from '../work-pool.ts';
+import { readHead } from './blob-head.ts';
 import { applyImapActions } from './imap-actions.ts';
 import { emitEvents, eventFor, runOutward } from './outward-actions.ts';
 import {
@@ -202,14 +203,13 @@ export async function plan(
   try {
     const scope = { account: message.account, mailbox: message.mailbox };
     let parsed: ParsedMessage | undefined;
-    // Header rules read the header block only; without a store that can, the whole message.
-    const needed = contentNeeded(deps.rules, scope);
-    const level = needed === 'header' && !deps.blobs.getHead ? 'body' : needed;
+    // Header rules read the header block only.
+    const level = contentNeeded(deps.rules, scope);
     if (level !== 'none') {
       try {
         const raw =
           level === 'header'
-            ? await deps.blobs.getHead!(message.blob.key, DEFAULT_PARSE_LIMITS.maxHeaderBytes)
+            ? await readHead(deps.blobs, message.blob.key, DEFAULT_PARSE_LIMITS.maxHeaderBytes)
             : await deps.blobs.get(message.blob.key);
         parsed = await parseMessage(raw);
       } catch (error) {

@@ -16,10 +16,10 @@
  *
  * Written against the ports only.
  */
-import type { Readable } from 'node:stream';
 import { PostroomError } from '../errors.ts';
-import { headerBlock, headerEnd, headerFacts, MAX_HEADER_BYTES } from '../mime/header-envelope.ts';
+import { headerFacts, MAX_HEADER_BYTES } from '../mime/header-envelope.ts';
 import { type BlobEntry, type CheckpointStore, type QueueMessage, silentLogger } from '../ports.ts';
+import { readHead } from './blob-head.ts';
 import { mailboxKeySegment } from './keys.ts';
 import {
   type ActionReport,
@@ -178,7 +178,7 @@ async function storedMessage(
   uid: number,
   entry: BlobEntry,
 ): Promise<QueueMessage | undefined> {
-  const header = headerFacts(await readHeader(await deps.blobs.get(entry.key)));
+  const header = headerFacts(await readHead(deps.blobs, entry.key, MAX_HEADER_BYTES));
   const dated = header.envelope.date ?? entry.modifiedAt.toISOString();
   if (options.since && Date.parse(dated) < options.since.getTime()) return undefined;
   return {
@@ -194,21 +194,4 @@ async function storedMessage(
     envelope: header.envelope,
     blob: { key: entry.key },
   };
-}
-
-/** The header block of a stored message, reading no more than `MAX_HEADER_BYTES` of it. */
-async function readHeader(stream: Readable): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  try {
-    for await (const chunk of stream) {
-      chunks.push(chunk as Buffer);
-      length += (chunk as Buffer).length;
-      const bytes = Buffer.concat(chunks);
-      if (headerEnd(bytes) >= 0 || length >= MAX_HEADER_BYTES) return headerBlock(bytes);
-    }
-    return headerBlock(Buffer.concat(chunks));
-  } finally {
-    stream.destroy();
-  }
 }
