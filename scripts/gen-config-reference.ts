@@ -5,8 +5,9 @@
  * that part differs from what this script produces now, so it cannot drift.
  *
  * Structure, types and defaults come from the zod schema objects themselves
- * (`lib/config/schema.ts`, `lib/rules/schema.ts`). Descriptions come from the
- * TSDoc comments in those two files, read with the TypeScript parser: the
+ * (`lib/config/schema.ts`, `lib/rules/schema.ts` and the `lib/rules/*-schema.ts`
+ * files it is split into). Descriptions come from the
+ * TSDoc comments in those files (`SOURCES`), read with the TypeScript parser: the
  * schemas carry no descriptions at runtime, and the comments are what the
  * code's authors keep up to date. A zod object is matched to the object
  * literal it was built from by its set of keys, within the exported
@@ -20,8 +21,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import * as configModule from '#lib/config/schema.ts';
+import * as actionRulesModule from '#lib/rules/action-schema.ts';
+import * as conditionRulesModule from '#lib/rules/condition-schema.ts';
+import * as folderRulesModule from '#lib/rules/folder-schema.ts';
 import * as gmailRulesModule from '#lib/rules/gmail-schema.ts';
 import * as rulesModule from '#lib/rules/schema.ts';
+import * as valueRulesModule from '#lib/rules/value-schema.ts';
 
 /** The markers around the generated part of README.md. */
 export const START_MARKER = '<!-- config-reference:start -->';
@@ -40,6 +45,18 @@ const SOURCES = [
     file: new URL('../lib/rules/gmail-schema.ts', import.meta.url),
     module: gmailRulesModule as Record<string, unknown>,
   },
+  // The parts lib/rules/schema.ts is split into.
+  ...(
+    [
+      ['value-schema', valueRulesModule],
+      ['folder-schema', folderRulesModule],
+      ['condition-schema', conditionRulesModule],
+      ['action-schema', actionRulesModule],
+    ] as const
+  ).map(([name, module]) => ({
+    file: new URL(`../lib/rules/${name}.ts`, import.meta.url),
+    module: module as Record<string, unknown>,
+  })),
 ];
 
 // ---------------------------------------------------------------------------
