@@ -5,12 +5,11 @@
  * queue, schedules and alarms, secure by default.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -28,23 +27,18 @@ import type { PostroomConfig } from '#lib/config/schema.ts';
 import { validateConfig } from '#lib/config/validate.ts';
 import { validatedConfigFile } from '#lib/config/validated-file.ts';
 import { withBundledCa } from './bundled-ca.ts';
-import {
-  assertDeployable,
-  deploySettings,
-  findSecretRefs,
-  pollGroups,
-  scheduleInterval,
-} from './deploy-config.ts';
+import { assertDeployable, deploySettings, pollGroups } from './deploy-config.ts';
 import { egressPorts } from './deploy-reach.ts';
 import { type FunctionNetworkProps, functionNetwork } from './function-network.ts';
-import { libmimeBuild } from './lazy-libmime.ts';
-import { METRICS_NAMESPACE, MetricNames, SERVICE_NAME } from './metrics.ts';
+import { grantAccess } from './iam-grants.ts';
+import { BUNDLED_CONFIG_FILE, bundlingOptions } from './lambda-bundling.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from './metrics.ts';
+import { createAlarms, createDashboard } from './monitoring.ts';
 
 /** The repository root: `functions/` and `package-lock.json` live there. */
 const PACKAGE_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-/** The name of the config file bundled next to each handler (`POSTROOM_CONFIG_FILE`). */
-export const BUNDLED_CONFIG_FILE = 'postroom.config.json';
+export { BUNDLED_CONFIG_FILE, bundlingOptions } from './lambda-bundling.ts';
 
 /** Where the two Lambda entry points are, for bundling with esbuild. */
 export interface FunctionSources {
@@ -362,7 +356,7 @@ export class MailboxProcessor extends Construct {
     });
     this.processFunction.addEventSource(this.eventSource);
 
-    this.grantAccess(config);
+    grantAccess(this, config);
 
     // Schedules: one rule per group of accounts that share a schedule (a group of one
     // is the account alone), so a failing group does not delay the others.
@@ -385,411 +379,7 @@ export class MailboxProcessor extends Construct {
     }
     this.schedules = schedules;
 
-    this.alarms = this.createAlarms(config, props);
-    this.dashboard = this.createDashboard(props);
+    this.alarms = createAlarms(this, config, props);
+    this.dashboard = createDashboard(this, props);
   }
-
-  /** Least privilege: each function gets the actions it uses, on its resources only. */
-  private grantAccess(config: PostroomConfig): void {
-    const stack = Stack.of(this);
-    const bucketLogicalId = stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
-
-    // Poll: writes raw mail under raw/ (multipart for large messages), may check a key exists.
-    this.pollRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteRawMail',
-        actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
-        resources: [this.bucket.arnForObjects('raw/*')],
-      }),
-    );
-    // Process: reads raw mail, saves attachments wherever the rules say within the bucket.
-    this.processRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadMailWriteAttachments',
-        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
-        resources: [this.bucket.arnForObjects('*')],
-      }),
-    );
-    for (const role of [this.pollRole, this.processRole]) {
-      // Without ListBucket a missing key answers 403 instead of 404 (HeadObject in `exists`).
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'ListMailBucket',
-          actions: ['s3:ListBucket'],
-          resources: [this.bucket.bucketArn],
-        }),
-      );
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'StateTable',
-          actions: [
-            'dynamodb:GetItem',
-            'dynamodb:PutItem',
-            'dynamodb:UpdateItem',
-            'dynamodb:DeleteItem',
-            'dynamodb:Query',
-            'dynamodb:BatchGetItem',
-            'dynamodb:BatchWriteItem',
-            'dynamodb:ConditionCheckItem',
-          ],
-          resources: [this.table.tableArn],
-        }),
-      );
-    }
-    this.queue.grantSendMessages(this.pollRole);
-    this.eventBus.grantPutEventsTo(this.processRole);
-    // Change events (`changes: true`): the poller keeps its flag state under state/changes/ and emits them.
-    if (config.accounts.some((a) => a.mailboxes.some((m) => typeof m !== 'string' && m.changes === true))) {
-      this.pollRole.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'ChangeEventState',
-          actions: ['s3:PutObject', 's3:GetObject'],
-          resources: [this.bucket.arnForObjects('state/changes/*')],
-        }),
-      );
-      this.eventBus.grantPutEventsTo(this.pollRole);
-      Validations.of(this.pollRole).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/state/changes/*]`,
-        reason:
-          'Change-event state keys are state/changes/<account>/<mailbox>/<uidValidity>.json, one per mailbox.',
-      });
-    }
-
-    // Secrets: IMAP credentials (passwords, OAuth2 client secrets, refresh tokens, service
-    // account keys) for both functions (the processor applies IMAP actions too), every
-    // other reference (webhook secrets) for the processor only. Refresh tokens an endpoint
-    // may rotate are written back by whichever function refreshed: those secrets alone
-    // get PutSecretValue.
-    const secretArn = (nameOrArn: string): string =>
-      nameOrArn.startsWith('arn:')
-        ? nameOrArn
-        : // Secrets Manager appends a dash and six random characters to a secret's name in its ARN.
-          stack.formatArn({
-            service: 'secretsmanager',
-            resource: 'secret',
-            resourceName: `${nameOrArn}-??????`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          });
-    const imapSecrets = new Set<string>();
-    const otherSecrets = new Set<string>();
-    const rotatedSecrets = new Set<string>();
-    for (const use of findSecretRefs(config)) {
-      if (!('secret' in use.ref)) continue;
-      (use.account === undefined ? otherSecrets : imapSecrets).add(secretArn(use.ref.secret));
-      if (use.rotated) rotatedSecrets.add(secretArn(use.ref.secret));
-    }
-    const grantSecrets = (role: iam.Role, arns: Set<string>, write = false) => {
-      if (arns.size === 0) return;
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          sid: write ? 'WriteRotatedRefreshTokens' : 'ReadConfiguredSecrets',
-          actions: [write ? 'secretsmanager:PutSecretValue' : 'secretsmanager:GetSecretValue'],
-          resources: [...arns].sort(),
-        }),
-      );
-    };
-    grantSecrets(this.pollRole, imapSecrets);
-    grantSecrets(this.processRole, new Set([...imapSecrets, ...otherSecrets]));
-    grantSecrets(this.pollRole, rotatedSecrets, true);
-    grantSecrets(this.processRole, rotatedSecrets, true);
-
-    // cdk-nag flags any `*` in a resource. These are object keys inside our own bucket.
-    Validations.of(this.pollRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/raw/*]`,
-      reason: 'Raw mail keys are raw/<account>/<mailbox>/<uidValidity>/<uid>.eml, one object per message.',
-    });
-    Validations.of(this.processRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/*]`,
-      reason:
-        'The processor reads raw mail and saves attachments under keys the rules choose, all in this bucket.',
-    });
-  }
-
-  private createAlarms(config: PostroomConfig, props: MailboxProcessorProps): MailboxProcessorAlarms {
-    const actions = props.alarmActions ?? [];
-    const withActions = (alarm: cloudwatch.Alarm): cloudwatch.Alarm => {
-      alarm.addAlarmAction(...actions);
-      return alarm;
-    };
-
-    const deadLetterQueueNotEmpty = withActions(
-      new cloudwatch.Alarm(this, 'DeadLetterQueueNotEmptyAlarm', {
-        alarmDescription: 'Postroom: messages failed processing and were moved to the dead-letter queue.',
-        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(1),
-          statistic: cloudwatch.Stats.MAXIMUM,
-        }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-    const ageThreshold = props.oldestMessageAgeThreshold ?? Duration.minutes(30);
-    const oldestMessageAge = withActions(
-      new cloudwatch.Alarm(this, 'OldestMessageAgeAlarm', {
-        alarmDescription: `Postroom: a queued message has waited more than ${ageThreshold.toHumanString()} (processing is behind or stuck).`,
-        metric: this.queue.metricApproximateAgeOfOldestMessage({
-          period: Duration.minutes(5),
-          statistic: cloudwatch.Stats.MAXIMUM,
-        }),
-        threshold: ageThreshold.toSeconds(),
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 2,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-    const pollFunctionErrors = withActions(
-      new cloudwatch.Alarm(this, 'PollFunctionErrorsAlarm', {
-        alarmDescription: 'Postroom: the poll function failed (an uncaught error or a timeout).',
-        metric: this.pollFunction.metricErrors({
-          period: Duration.minutes(5),
-          statistic: cloudwatch.Stats.SUM,
-        }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-
-    const pollErrors: Record<string, cloudwatch.Alarm> = {};
-    const pollStale: Record<string, cloudwatch.Alarm> = {};
-    for (const group of pollGroups(config)) {
-      const interval = scheduleInterval(group.schedule);
-      const { period, evaluationPeriods } = alarmWindow(interval.seconds);
-      const alone = group.accounts.length === 1 && group.id === group.accounts[0];
-      // A group reports as one (dimension `group`): per-account series and alarms would
-      // cost more than polling the accounts; its accounts' failures are log lines.
-      const dimensionsMap: Record<string, string> = alone
-        ? { service: SERVICE_NAME, account: group.id }
-        : { service: SERVICE_NAME, group: group.id };
-      const what = alone
-        ? `account ${group.id}`
-        : `poll group ${group.id} (${group.accounts.length} accounts)`;
-      pollErrors[group.id] = withActions(
-        new cloudwatch.Alarm(this, `PollErrorsAlarm-${group.id}`, {
-          alarmDescription: `Postroom: polling ${what} failed in two of the last three intervals.`,
-          metric: new cloudwatch.Metric({
-            namespace: METRICS_NAMESPACE,
-            metricName: MetricNames.PollErrors,
-            dimensionsMap,
-            period,
-            statistic: cloudwatch.Stats.SUM,
-          }),
-          threshold: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 3,
-          datapointsToAlarm: 2,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
-      // A dead-man switch: no PollSucceeded data point at all is what "not polled" looks like.
-      pollStale[group.id] = withActions(
-        new cloudwatch.Alarm(this, `PollStaleAlarm-${group.id}`, {
-          alarmDescription:
-            `Postroom: ${what} has not been polled successfully for three schedule intervals` +
-            (interval.exact
-              ? '.'
-              : ' (schedule assumed daily: the cron expression was too unusual to read).'),
-          metric: new cloudwatch.Metric({
-            namespace: METRICS_NAMESPACE,
-            metricName: MetricNames.PollSucceeded,
-            dimensionsMap,
-            period,
-            statistic: cloudwatch.Stats.SUM,
-          }),
-          threshold: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-          evaluationPeriods,
-          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-        }),
-      );
-    }
-    return { deadLetterQueueNotEmpty, oldestMessageAge, pollFunctionErrors, pollErrors, pollStale };
-  }
-
-  private createDashboard(props: MailboxProcessorProps): cloudwatch.Dashboard {
-    // SEARCH finds every account/mailbox series whatever dimensions it carries, so the
-    // dashboard follows accounts added later without a redeploy.
-    const search = (metricName: string, statistic: string, label: string) =>
-      new cloudwatch.MathExpression({
-        expression: `SEARCH('Namespace="${METRICS_NAMESPACE}" MetricName="${metricName}"', '${statistic}', 300)`,
-        label,
-        period: Duration.minutes(5),
-      });
-    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      ...(props.dashboardName === undefined ? {} : { dashboardName: props.dashboardName }),
-      defaultInterval: Duration.days(1),
-    });
-    const alarms = this.alarms;
-    dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({
-        title: 'Alarms',
-        width: 24,
-        height: 4,
-        alarms: [
-          alarms.deadLetterQueueNotEmpty,
-          alarms.oldestMessageAge,
-          alarms.pollFunctionErrors,
-          ...Object.values(alarms.pollErrors),
-          ...Object.values(alarms.pollStale),
-        ],
-      }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Messages ingested',
-        width: 12,
-        left: [search(MetricNames.MessagesIngested, 'Sum', 'Ingested')],
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Mailbox lag (UIDNEXT − 1 − last processed UID)',
-        width: 12,
-        left: [search(MetricNames.MailboxLag, 'Maximum', 'Lag')],
-      }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Rule matches',
-        width: 12,
-        left: [search(MetricNames.RuleMatches, 'Sum', 'Matches')],
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Actions applied',
-        width: 12,
-        left: [search(MetricNames.ActionsApplied, 'Sum', 'Actions')],
-      }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Errors',
-        width: 12,
-        left: [
-          search(MetricNames.PollErrors, 'Sum', 'Poll errors'),
-          search(MetricNames.ProcessErrors, 'Sum', 'Process errors'),
-        ],
-        right: [
-          this.pollFunction.metricErrors({ label: 'Poll function errors', period: Duration.minutes(5) }),
-          this.processFunction.metricErrors({
-            label: 'Process function errors',
-            period: Duration.minutes(5),
-          }),
-        ],
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Queues',
-        width: 12,
-        left: [
-          this.queue.metricApproximateNumberOfMessagesVisible({
-            label: 'Queued',
-            period: Duration.minutes(5),
-          }),
-          this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            label: 'Dead letters',
-            period: Duration.minutes(5),
-          }),
-        ],
-        right: [
-          this.queue.metricApproximateAgeOfOldestMessage({
-            label: 'Oldest message age (s)',
-            period: Duration.minutes(5),
-          }),
-        ],
-      }),
-    );
-    return dashboard;
-  }
-}
-
-/** How iconv-lite requires its code tables (`encodings/dbcs-data.js`). */
-const ICONV_TABLES_IMPORT = './tables/*';
-
-/** iconv-lite's tables folder, as installed (the copy imapflow and mailparser use). */
-function iconvTablesDir(): string {
-  const pkg = createRequire(import.meta.url).resolve('iconv-lite/package.json');
-  return join(dirname(pkg), 'encodings', 'tables');
-}
-
-/** Dependencies replaced in the Lambda bundles: module name → stub file (each says why). */
-const MODULE_STUBS: Record<string, string> = {
-  socks: fileURLToPath(new URL('./lambda-stubs/socks.mjs', import.meta.url)),
-  pino: fileURLToPath(new URL('./lambda-stubs/pino.mjs', import.meta.url)),
-  'linkify-it': fileURLToPath(new URL('./lambda-stubs/linkify-it.mjs', import.meta.url)),
-};
-
-/**
- * Packages published as both ES modules and CommonJS that the bundles reach
- * both ways: mailsplit `require`s them, ImapFlow and mailparser `import` them.
- * Left alone, esbuild bundles both builds, and every cold start parses both.
- */
-const DUAL_FORMAT_PACKAGES = ['libmime', 'libbase64', 'libqp'];
-
-/**
- * Each dual-format package → its CommonJS build: one copy per bundle. libmime's
- * is a copy that builds no GBK codec when it loads (`lazy-libmime.ts`).
- */
-function commonJsBuilds(): Record<string, string> {
-  const require = createRequire(import.meta.url);
-  const builds = Object.fromEntries(DUAL_FORMAT_PACKAGES.map((name) => [name, require.resolve(name)]));
-  return { ...builds, libmime: libmimeBuild().entry };
-}
-
-/** esbuild settings shared by both functions (and by `bench/lambda.ts`). */
-export function bundlingOptions(configFile: string): nodejs.BundlingOptions {
-  return {
-    format: nodejs.OutputFormat.ESM,
-    target: 'node22',
-    // ESM has no `require`; CommonJS dependencies (imapflow, mailparser…) still call it.
-    banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-    mainFields: ['module', 'main'],
-    minify: true,
-    sourceMap: true,
-    // Stack traces map to file and line without shipping the sources themselves.
-    sourcesContent: false,
-    // Bundle the AWS SDK too, so the version tested is the version deployed.
-    // The one exception is data, not code: iconv-lite's CJK code tables (the
-    // largest part of it) stay JSON files beside the bundle, loaded only when
-    // a message in such a charset is decoded, so every cold start parses less.
-    externalModules: [ICONV_TABLES_IMPORT],
-    // Two of ImapFlow's dependencies Postroom never reaches (a SOCKS client, for
-    // proxies the config cannot name, and pino, for connections given no logger)
-    // become stubs that throw: less to parse on every cold start.
-    // mailparser's linkifier, for the `textAsHtml` Postroom turns off, becomes one
-    // that finds no links: it compiled its URL patterns whenever mailparser loaded.
-    // Dual-format packages resolve to their CommonJS build, whichever way imported.
-    esbuildArgs: Object.fromEntries(
-      Object.entries({ ...MODULE_STUBS, ...commonJsBuilds() }).map(([name, file]) => [
-        `--alias:${name}`,
-        file,
-      ]),
-    ),
-    forceDockerBundling: false,
-    logLevel: nodejs.LogLevel.WARNING,
-    commandHooks: {
-      beforeBundling: () => [],
-      beforeInstall: () => [],
-      afterBundling: (_inputDir: string, outputDir: string) => [
-        `cp ${shellQuote(configFile)} ${shellQuote(join(outputDir, BUNDLED_CONFIG_FILE))}`,
-        // `require('./tables/x.json')` in the bundle resolves beside index.mjs.
-        `cp -R ${shellQuote(iconvTablesDir())} ${shellQuote(join(outputDir, 'tables'))}`,
-      ],
-    },
-  };
-}
-
-function shellQuote(value: string): string {
-  return `'${resolve(value).replaceAll("'", `'\\''`)}'`;
-}
-
-/**
- * Period and evaluation periods for "no successful poll in three intervals".
- * CloudWatch wants periods in whole minutes, at most a day, and three periods
- * of at most a week in all.
- */
-function alarmWindow(intervalSeconds: number): { period: Duration; evaluationPeriods: number } {
-  const DAY = 86_400;
-  const seconds = Math.max(60, Math.ceil(intervalSeconds / 60) * 60);
-  if (seconds <= DAY) return { period: Duration.seconds(seconds), evaluationPeriods: 3 };
-  return { period: Duration.days(1), evaluationPeriods: Math.min(7, Math.ceil((3 * seconds) / DAY)) };
 }
