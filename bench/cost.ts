@@ -39,6 +39,7 @@ import {
   snapshotCounts,
   snapshotItems,
 } from '../test/helpers/aws-request-counter.ts';
+import { lambdaContext, sqsRecord } from '../test/helpers/lambda-events.ts';
 import { startAwsWorldProcess } from './lib/aws-world.ts';
 import { benchAccount, seedMailboxes } from './lib/seed-mailboxes.ts';
 import { captureStdout } from './lib/stdout-capture.ts';
@@ -91,12 +92,7 @@ function messageFor(i: number, namespace: string): Buffer {
 const lastDigitUnder = (share: number) => `[0-${Math.max(0, Math.round(share * 10) - 1)}]$`;
 
 function context(): Context {
-  const deadline = Date.now() + 300_000;
-  return {
-    awsRequestId: `bench-${Math.random().toString(36).slice(2)}`,
-    functionName: 'postroom-bench',
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  } as unknown as Context;
+  return lambdaContext('postroom-bench', 300_000);
 }
 
 const dovecot = await startPrivateDovecot();
@@ -214,17 +210,7 @@ try {
       }
       empty = 0;
       const event = {
-        Records: messages.map((m) => ({
-          messageId: m.MessageId!,
-          receiptHandle: m.ReceiptHandle!,
-          body: m.Body!,
-          attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' },
-          messageAttributes: {},
-          md5OfBody: m.MD5OfBody!,
-          eventSource: 'aws:sqs',
-          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:postroom',
-          awsRegion: 'us-east-1',
-        })),
+        Records: messages.map(sqsRecord),
       } as unknown as SQSEvent;
       const processed = await measure(() => processBatch(event, context()));
       processMs += processed.ms;

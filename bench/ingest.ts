@@ -29,7 +29,13 @@ import { CLI_HEAP_FLAGS } from '#lib/cli/heap-flags.ts';
 import { addDovecotUser, startPrivateDovecot } from '#lib/sandbox/dovecot/private-dovecot.ts';
 import { attachmentMessage, htmlMessage, textMessage } from '../test/fixtures/messages.ts';
 import { createStateTable, startDynamoEmulator } from '../test/helpers/dynamo-emulator.ts';
-import { createBucket, createQueue, startS3Emulator, startSqsEmulator } from '../test/helpers/emulators.ts';
+import {
+  createBucket,
+  createQueue,
+  emulatorEnvironment,
+  startS3Emulator,
+  startSqsEmulator,
+} from '../test/helpers/emulators.ts';
 import { startImapProxy } from '../test/helpers/imap-proxy.ts';
 import { rawConnectExamine, rawFetchAll } from './lib/raw-imap.ts';
 
@@ -270,17 +276,7 @@ async function main(): Promise<void> {
           await postroomChild(
             'poll',
             { accounts: [accountFor(port)], store: { kind: 'aws', bucket: name, queueUrl, table } },
-            {
-              AWS_ENDPOINT_URL_S3: s3.endpoint,
-              AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-              AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-              AWS_ACCESS_KEY_ID: 'S3RVER',
-              AWS_SECRET_ACCESS_KEY: 'S3RVER',
-              AWS_REGION: 'us-east-1',
-              AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-              AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-              POSTROOM_S3_FORCE_PATH_STYLE: '1',
-            },
+            emulatorEnvironment({ s3: s3.endpoint, sqs: sqs.endpoint, dynamodb: dynamo.endpoint }),
           ),
         );
         process.stdout.write(' aws');

@@ -17,6 +17,7 @@ import { createStateTable, startDynamoEmulator } from '../../test/helpers/dynamo
 import {
   createBucket,
   createQueue,
+  emulatorEnvironment,
   startS3Emulator,
   startSqsEmulator,
 } from '../../test/helpers/emulators.ts';
@@ -88,16 +89,8 @@ export async function startAwsWorld(): Promise<AwsWorld> {
   await new Promise<void>((resolve) => eventBridge.listen(0, '127.0.0.1', resolve));
   const eventBridgePort = (eventBridge.address() as AddressInfo).port;
   Object.assign(process.env, {
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    ...emulatorEnvironment({ s3: s3.endpoint, sqs: sqs.endpoint, dynamodb: dynamo.endpoint }),
     AWS_ENDPOINT_URL_EVENTBRIDGE: `http://127.0.0.1:${eventBridgePort}`,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_REGION: 'us-east-1',
-    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-    POSTROOM_S3_FORCE_PATH_STYLE: '1',
   });
   const name = `postroom-bench-${randomUUID().slice(0, 8)}`;
   await createBucket(s3.endpoint, name);

@@ -182,3 +182,26 @@ export function useEmulatorEnv(endpoints: { s3?: string; sqs?: string }): () => 
 function assertLoopbackIfEndpoint(name: string, value: string): void {
   if (name.startsWith('AWS_ENDPOINT_URL')) assertLoopback(value);
 }
+
+/**
+ * The environment that points the AWS SDK (and so postroom's AWS adapters) at
+ * the in-process emulators.
+ */
+export function emulatorEnvironment(endpoints: {
+  s3: string;
+  sqs: string;
+  dynamodb: string;
+}): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_S3: endpoints.s3,
+    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_ACCESS_KEY_ID: 'S3RVER', // s3rver accepts only its own key pair; the others accept any
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+    // The emulators predate the SDK's default CRC32 checksums.
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    POSTROOM_S3_FORCE_PATH_STYLE: '1',
+  };
+}

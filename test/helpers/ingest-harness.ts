@@ -16,7 +16,7 @@ import type { PollDependencies } from '#lib/core/poll.ts';
 import type { QueueMessage } from '#lib/ports.ts';
 import type { TestUser } from './dovecot.ts';
 import { createStateTable } from './dynamo-emulator.ts';
-import { createBucket, createQueue, emulatorClientConfig } from './emulators.ts';
+import { createBucket, createQueue, emulatorClientConfig, emulatorEnvironment } from './emulators.ts';
 
 export type StoreKind = 'local' | 'aws';
 
@@ -38,18 +38,7 @@ export interface IngestHarness {
  */
 export function useAwsEmulatorEnvironment(): void {
   const { emulators } = inject('servers');
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_S3: emulators.s3,
-    AWS_ENDPOINT_URL_SQS: emulators.sqs,
-    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodb,
-    AWS_ACCESS_KEY_ID: 'S3RVER', // s3rver accepts only its own key pair; the others accept any
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_REGION: 'us-east-1',
-    // The emulators predate the SDK's default CRC32 checksums.
-    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-    POSTROOM_S3_FORCE_PATH_STYLE: '1',
-  });
+  Object.assign(process.env, emulatorEnvironment(emulators));
 }
 
 export async function createHarness(

@@ -5,77 +5,28 @@
  * Each test uses a fresh key; a second store instance plays a second process.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamoConnectionSlots } from '#lib/adapters/aws/dynamodb-connection-slots.ts';
 import { thisHost } from '#lib/adapters/local/process-holder.ts';
-import { closeAllDatabases, openDatabase, type SqliteDatabase } from '#lib/adapters/local/sqlite.ts';
 import { SqliteConnectionSlots } from '#lib/adapters/local/sqlite-connection-slots.ts';
 import type { ConnectionSlots } from '#lib/ports.ts';
-import {
-  createStateTable,
-  type DynamoEmulator,
-  dynamoClientConfig,
-  startDynamoEmulator,
-} from '../helpers/dynamo-emulator.ts';
 import { deadProcess } from '../helpers/processes.ts';
+import { type ManualClock, manualClock, useStateBackends } from '../helpers/state-backends.ts';
 
-interface ManualClock {
-  now: () => number;
-  advance(ms: number): void;
-}
-
-function manualClock(): ManualClock {
-  let now = Date.now();
-  return {
-    now: () => now,
-    advance(ms) {
-      now += ms;
-    },
-  };
-}
-
-let directory: string;
-let db: SqliteDatabase;
-let ownEmulator: DynamoEmulator | undefined;
-let endpoint: string;
-let tableName: string;
-const clients: DynamoDBClient[] = [];
+const state = useStateBackends('postroom-slots-', 'process');
 
 const backends: { name: string; slots(clock: ManualClock): ConnectionSlots }[] = [
-  { name: 'sqlite', slots: (clock) => new SqliteConnectionSlots({ db, clock: clock.now }) },
+  { name: 'sqlite', slots: (clock) => new SqliteConnectionSlots({ db: state.db, clock: clock.now }) },
   {
     name: 'dynamodb',
-    slots: (clock) => {
-      const client = new DynamoDBClient(dynamoClientConfig(endpoint));
-      clients.push(client);
-      return new DynamoConnectionSlots({ client, tableName, clock: clock.now });
-    },
+    slots: (clock) =>
+      new DynamoConnectionSlots({
+        client: state.dynamoClient(),
+        tableName: state.tableName,
+        clock: clock.now,
+      }),
   },
 ];
-
-beforeAll(async () => {
-  directory = await mkdtemp(join(tmpdir(), 'postroom-slots-'));
-  db = openDatabase(join(directory, 'postroom.db'), 'process');
-  const shared = inject('servers')?.emulators.dynamodb;
-  if (shared) {
-    endpoint = shared;
-  } else {
-    ownEmulator = await startDynamoEmulator();
-    endpoint = ownEmulator.endpoint;
-  }
-  tableName = await createStateTable(endpoint);
-});
-
-afterAll(async () => {
-  for (const client of clients) client.destroy();
-  await ownEmulator?.stop();
-  closeAllDatabases();
-  if (directory) await rm(directory, { recursive: true, force: true });
-});
 
 const key = () => `user-${randomUUID()}@imap.example.net`;
 
@@ -187,11 +138,11 @@ describe('SqliteConnectionSlots', () => {
     const clock = manualClock();
     const budget = key();
     const crashed = new SqliteConnectionSlots({
-      db,
+      db: state.db,
       clock: clock.now,
       process: { pid: await deadProcess(), host: thisHost() },
     });
-    const alive = new SqliteConnectionSlots({ db, clock: clock.now });
+    const alive = new SqliteConnectionSlots({ db: state.db, clock: clock.now });
     await crashed.tryAcquire(budget, 1, 'crashed', 60_000);
     // Act
     const slot = await alive.tryAcquire(budget, 1, 'alive', 60_000);

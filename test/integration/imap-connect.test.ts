@@ -111,33 +111,31 @@ describe('TLS', () => {
     }
   });
 
-  it('sends ID once per session, before LOGIN (Dovecot answers it short, which made ImapFlow ask again)', async () => {
-    // Prepare
+  /** The commands one plaintext session (login, EXAMINE INBOX, logout) sends, as a proxy saw them. */
+  async function plaintextSessionCommands(): Promise<string[]> {
     const proxy = await startImapProxy({ host: dovecot.host, port: dovecot.ports.full.imap });
     const account = { ...testAccount(dovecot, user, { tls: false }), port: proxy.port };
-    // Act
     const server = await connectMailServer(account, { password: user.password });
     await server.examine('INBOX');
     await server.logout();
     await proxy.close();
+    return proxy.commands();
+  }
+
+  it('sends ID once per session, before LOGIN (Dovecot answers it short, which made ImapFlow ask again)', async () => {
+    // Act
+    const commands = await plaintextSessionCommands();
     // Assess
-    const commands = proxy.commands();
     expect(commands.filter((name) => name === 'ID')).toEqual(['ID']);
     expect(commands.indexOf('ID')).toBeLessThan(commands.indexOf('LOGIN'));
   });
 
   it('stays in plaintext with tls: false and never sends STARTTLS', async () => {
-    // Prepare
-    const proxy = await startImapProxy({ host: dovecot.host, port: dovecot.ports.full.imap });
-    const account = { ...testAccount(dovecot, user, { tls: false }), port: proxy.port };
     // Act
-    const server = await connectMailServer(account, { password: user.password });
-    await server.examine('INBOX');
-    await server.logout();
-    await proxy.close();
+    const commands = await plaintextSessionCommands();
     // Assess
-    expect(proxy.commands()).not.toContain('STARTTLS');
-    expect(proxy.commands()).toEqual(expect.arrayContaining(['LOGIN', 'EXAMINE', 'LOGOUT']));
+    expect(commands).not.toContain('STARTTLS');
+    expect(commands).toEqual(expect.arrayContaining(['LOGIN', 'EXAMINE', 'LOGOUT']));
   });
 });
 

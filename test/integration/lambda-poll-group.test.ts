@@ -20,14 +20,10 @@ import { appendMessages, dovecotInfo, freshUser, withSetupClient } from '../help
 import { createStateTable } from '../helpers/dynamo-emulator.ts';
 import { createBucket, createQueue } from '../helpers/emulators.ts';
 import { useAwsEmulatorEnvironment } from '../helpers/ingest-harness.ts';
+import { lambdaContext } from '../helpers/lambda-events.ts';
 
 function context(): Context {
-  const deadline = Date.now() + 60_000;
-  return {
-    awsRequestId: `req-${Math.random().toString(36).slice(2)}`,
-    functionName: 'postroom-test',
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  } as unknown as Context;
+  return lambdaContext('postroom-test', 60_000);
 }
 
 type GroupResult = {

@@ -30,17 +30,13 @@ import {
 import { createStateTable } from '../helpers/dynamo-emulator.ts';
 import { createBucket, createQueue, emulatorClientConfig } from '../helpers/emulators.ts';
 import { useAwsEmulatorEnvironment } from '../helpers/ingest-harness.ts';
+import { lambdaContext, sqsRecord } from '../helpers/lambda-events.ts';
 
 /** A config as the handlers take it: validated and marked, like the file cdk synth bundles. */
 const lambdaConfig = (config: object): string => JSON.stringify(validatedConfigFile(validateConfig(config)));
 
 function context(remainingMs = 60_000): Context {
-  const deadline = Date.now() + remainingMs;
-  return {
-    awsRequestId: `req-${Math.random().toString(36).slice(2)}`,
-    functionName: 'postroom-test',
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  } as unknown as Context;
+  return lambdaContext('postroom-test', remainingMs);
 }
 
 interface Handlers {
@@ -175,17 +171,7 @@ describe.each([fromSources, fromBundles()])('Lambda handlers against the emulato
     const received = await sqs.send(
       new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, AttributeNames: ['All'] }),
     );
-    const records = (received.Messages ?? []).map((m) => ({
-      messageId: m.MessageId!,
-      receiptHandle: m.ReceiptHandle!,
-      body: m.Body!,
-      attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' },
-      messageAttributes: {},
-      md5OfBody: m.MD5OfBody!,
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:postroom',
-      awsRegion: 'us-east-1',
-    }));
+    const records = (received.Messages ?? []).map(sqsRecord);
     expect(records).toHaveLength(2);
     const event = {
       Records: [...records, { ...records[0]!, messageId: 'garbage', body: '{"not":"a queue message"}' }],

@@ -5,49 +5,24 @@
  * shared by the whole file.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoCheckpointStore } from '#lib/adapters/aws/dynamodb-checkpoint-store.ts';
 import { DynamoDeliveryLog } from '#lib/adapters/aws/dynamodb-delivery-log.ts';
 import { DynamoIdempotencyStore } from '#lib/adapters/aws/dynamodb-idempotency-store.ts';
 import { DynamoLeaseStore } from '#lib/adapters/aws/dynamodb-lease-store.ts';
 import { createTable } from '#lib/adapters/aws/dynamodb-table.ts';
 import { thisHost } from '#lib/adapters/local/process-holder.ts';
-import { closeAllDatabases, openDatabase, type SqliteDatabase } from '#lib/adapters/local/sqlite.ts';
 import { SqliteCheckpointStore } from '#lib/adapters/local/sqlite-checkpoint-store.ts';
 import { SqliteDeliveryLog } from '#lib/adapters/local/sqlite-delivery-log.ts';
 import { SqliteIdempotencyStore } from '#lib/adapters/local/sqlite-idempotency-store.ts';
 import { SqliteLeaseStore } from '#lib/adapters/local/sqlite-lease-store.ts';
 import { CheckpointConflictError, PostroomError } from '#lib/errors.ts';
 import type { Checkpoint, CheckpointStore, DeliveryLog, IdempotencyStore, LeaseStore } from '#lib/ports.ts';
-import {
-  createStateTable,
-  type DynamoEmulator,
-  dynamoClientConfig,
-  startDynamoEmulator,
-  useDynamoEnv,
-} from '../helpers/dynamo-emulator.ts';
+import { useDynamoEnv } from '../helpers/dynamo-emulator.ts';
 import { deadProcess, killLiving, livingProcess } from '../helpers/processes.ts';
-
-/** A wall clock the test moves by hand, shared by every store of one test. */
-interface ManualClock {
-  now: () => number;
-  advance(ms: number): void;
-}
-
-function manualClock(): ManualClock {
-  let now = Date.now();
-  return {
-    now: () => now,
-    advance(ms) {
-      now += ms;
-    },
-  };
-}
+import { type ManualClock, manualClock, useStateBackends } from '../helpers/state-backends.ts';
 
 /** Builds fresh store instances (a second instance plays a second poller). */
 interface Backend {
@@ -58,58 +33,27 @@ interface Backend {
   idempotency(clock: ManualClock): IdempotencyStore;
 }
 
-let directory: string;
-let db: SqliteDatabase;
-/** Started here only when the project's global setup did not provide one. */
-let ownEmulator: DynamoEmulator | undefined;
-let endpoint: string;
-let tableName: string;
-const clients: DynamoDBClient[] = [];
-
-/** A new client per store instance, so concurrent "pollers" do not share one connection pool. */
-function dynamoClient(): DynamoDBClient {
-  const client = new DynamoDBClient(dynamoClientConfig(endpoint));
-  clients.push(client);
-  return client;
-}
+const state = useStateBackends('postroom-state-');
+const dynamoClient = state.dynamoClient;
 
 const backends: Backend[] = [
   {
     name: 'sqlite',
-    checkpoints: () => new SqliteCheckpointStore({ db }),
-    leases: (clock) => new SqliteLeaseStore({ db, clock: clock.now }),
-    deliveries: () => new SqliteDeliveryLog({ db }),
-    idempotency: (clock) => new SqliteIdempotencyStore({ db, clock: clock.now }),
+    checkpoints: () => new SqliteCheckpointStore({ db: state.db }),
+    leases: (clock) => new SqliteLeaseStore({ db: state.db, clock: clock.now }),
+    deliveries: () => new SqliteDeliveryLog({ db: state.db }),
+    idempotency: (clock) => new SqliteIdempotencyStore({ db: state.db, clock: clock.now }),
   },
   {
     name: 'dynamodb',
-    checkpoints: () => new DynamoCheckpointStore({ client: dynamoClient(), tableName }),
-    leases: (clock) => new DynamoLeaseStore({ client: dynamoClient(), tableName, clock: clock.now }),
-    deliveries: () => new DynamoDeliveryLog({ client: dynamoClient(), tableName }),
+    checkpoints: () => new DynamoCheckpointStore({ client: dynamoClient(), tableName: state.tableName }),
+    leases: (clock) =>
+      new DynamoLeaseStore({ client: dynamoClient(), tableName: state.tableName, clock: clock.now }),
+    deliveries: () => new DynamoDeliveryLog({ client: dynamoClient(), tableName: state.tableName }),
     idempotency: (clock) =>
-      new DynamoIdempotencyStore({ client: dynamoClient(), tableName, clock: clock.now }),
+      new DynamoIdempotencyStore({ client: dynamoClient(), tableName: state.tableName, clock: clock.now }),
   },
 ];
-
-beforeAll(async () => {
-  directory = await mkdtemp(join(tmpdir(), 'postroom-state-'));
-  db = openDatabase(join(directory, 'postroom.db'));
-  const shared = inject('servers')?.emulators.dynamodb;
-  if (shared) {
-    endpoint = shared;
-  } else {
-    ownEmulator = await startDynamoEmulator();
-    endpoint = ownEmulator.endpoint;
-  }
-  tableName = await createStateTable(endpoint);
-});
-
-afterAll(async () => {
-  for (const client of clients) client.destroy();
-  await ownEmulator?.stop();
-  closeAllDatabases();
-  if (directory) await rm(directory, { recursive: true, force: true });
-});
 
 function unique(label: string): string {
   return `${label}-${randomUUID()}`;
@@ -483,12 +427,12 @@ describe('LeaseStore (sqlite): a holder whose process is gone', () => {
     const clock = manualClock();
     const name = unique('lease');
     const crashed = new SqliteLeaseStore({
-      db,
+      db: state.db,
       clock: clock.now,
       process: { pid: await deadProcess(), host: thisHost() },
     });
     await crashed.acquire(name, 'crashed-poller', 300_000);
-    const next = new SqliteLeaseStore({ db, clock: clock.now });
+    const next = new SqliteLeaseStore({ db: state.db, clock: clock.now });
 
     // Act
     const acquired = await next.acquire(name, 'next-poller', 60_000);
@@ -507,16 +451,16 @@ describe('LeaseStore (sqlite): a holder whose process is gone', () => {
     const elsewhere = unique('lease');
     const host = thisHost();
     await new SqliteLeaseStore({
-      db,
+      db: state.db,
       clock: clock.now,
       process: { pid: await livingProcess(), host },
     }).acquire(living, 'live-poller', 300_000);
     await new SqliteLeaseStore({
-      db,
+      db: state.db,
       clock: clock.now,
       process: { pid: await deadProcess(), host: 'another-host' },
     }).acquire(elsewhere, 'remote-poller', 300_000);
-    const next = new SqliteLeaseStore({ db, clock: clock.now });
+    const next = new SqliteLeaseStore({ db: state.db, clock: clock.now });
 
     // Act
     const whileAlive = await next.acquire(living, 'next-poller', 60_000);
@@ -728,16 +672,19 @@ describe('DynamoDB state stores', () => {
         };
         const batch =
           context.commandName === 'BatchWriteItemCommand' || context.commandName === 'BatchGetItemCommand';
-        const requests = input.RequestItems?.[tableName];
+        const requests = input.RequestItems?.[state.tableName];
         const list = Array.isArray(requests) ? requests : requests?.Keys;
         if (!batch || !list || list.length <= drop) return next(args);
         const kept = list.slice(0, list.length - drop);
         const left = list.slice(list.length - drop);
         const sent = Array.isArray(requests) ? kept : { ...requests, Keys: kept };
-        const result = await next({ ...args, input: { ...input, RequestItems: { [tableName]: sent } } });
+        const result = await next({
+          ...args,
+          input: { ...input, RequestItems: { [state.tableName]: sent } },
+        });
         const output = result.output as unknown as Record<string, unknown>;
-        if (Array.isArray(requests)) output.UnprocessedItems = { [tableName]: left };
-        else output.UnprocessedKeys = { [tableName]: { ...requests, Keys: left } };
+        if (Array.isArray(requests)) output.UnprocessedItems = { [state.tableName]: left };
+        else output.UnprocessedKeys = { [state.tableName]: { ...requests, Keys: left } };
         return result;
       },
       { step: 'serialize', priority: 'high', name: 'throttleBatches' },
@@ -747,18 +694,17 @@ describe('DynamoDB state stores', () => {
 
   it('retries items DynamoDB left unprocessed until every fingerprint is written and found', async () => {
     // Prepare
-    const log = new DynamoDeliveryLog({ client: throttledClient(5), tableName });
+    const log = new DynamoDeliveryLog({ client: throttledClient(5), tableName: state.tableName });
     const account = unique('account');
     const fingerprints = Array.from({ length: 260 }, (_, i) => `<t${i}@throttle.example>|${i}`);
 
     // Act
     await log.record(account, 'INBOX', fingerprints);
     const found = await log.findDelivered(account, 'INBOX', fingerprints);
-    const foundUnthrottled = await new DynamoDeliveryLog({ client: dynamoClient(), tableName }).findDelivered(
-      account,
-      'INBOX',
-      fingerprints,
-    );
+    const foundUnthrottled = await new DynamoDeliveryLog({
+      client: dynamoClient(),
+      tableName: state.tableName,
+    }).findDelivered(account, 'INBOX', fingerprints);
 
     // Assess
     expect(found).toEqual(new Set(fingerprints));
@@ -767,7 +713,11 @@ describe('DynamoDB state stores', () => {
 
   it('fails with a retryable error when items stay unprocessed', async () => {
     // Prepare
-    const log = new DynamoDeliveryLog({ client: throttledClient(5), tableName, maxRetries: 0 });
+    const log = new DynamoDeliveryLog({
+      client: throttledClient(5),
+      tableName: state.tableName,
+      maxRetries: 0,
+    });
 
     // Act
     const recording = log.record(unique('account'), 'INBOX', [
@@ -787,13 +737,13 @@ describe('DynamoDB state stores', () => {
 
   it('retries idempotency records DynamoDB left unprocessed until every one is written and found', async () => {
     // Prepare
-    const store = new DynamoIdempotencyStore({ client: throttledClient(7), tableName });
+    const store = new DynamoIdempotencyStore({ client: throttledClient(7), tableName: state.tableName });
     const keys = Array.from({ length: 60 }, () => unique('idem'));
 
     // Act
     await store.markAllDone(keys, 60);
     const found = await store.doneAmong(keys);
-    const direct = new DynamoIdempotencyStore({ client: dynamoClient(), tableName });
+    const direct = new DynamoIdempotencyStore({ client: dynamoClient(), tableName: state.tableName });
 
     // Assess
     expect(found).toEqual(new Set(keys));
@@ -802,7 +752,11 @@ describe('DynamoDB state stores', () => {
 
   it('fails a batch of records with a retryable error when items stay unprocessed', async () => {
     // Prepare
-    const store = new DynamoIdempotencyStore({ client: throttledClient(2), tableName, maxRetries: 0 });
+    const store = new DynamoIdempotencyStore({
+      client: throttledClient(2),
+      tableName: state.tableName,
+      maxRetries: 0,
+    });
 
     // Act
     const marking = store.markAllDone([unique('idem'), unique('idem'), unique('idem')]);
@@ -815,16 +769,16 @@ describe('DynamoDB state stores', () => {
 
   it('reaches the emulator through AWS_ENDPOINT_URL_DYNAMODB when given no client', async () => {
     // Prepare
-    const restore = useDynamoEnv(endpoint);
+    const restore = useDynamoEnv(state.endpoint);
     try {
-      const store = new DynamoCheckpointStore({ tableName });
+      const store = new DynamoCheckpointStore({ tableName: state.tableName });
       const account = unique('account');
 
       // Act
       await store.advance(account, 'INBOX', { uidValidity: 7, lastUid: 1, uidNext: 2 }, undefined);
 
       // Assess
-      const direct = new DynamoCheckpointStore({ client: dynamoClient(), tableName });
+      const direct = new DynamoCheckpointStore({ client: dynamoClient(), tableName: state.tableName });
       expect(await direct.get(account, 'INBOX')).toEqual({ uidValidity: 7, lastUid: 1, uidNext: 2 });
     } finally {
       restore();

@@ -8,25 +8,18 @@
  * count until they end). A waiter's "wanted" marker is one more item of the
  * key (`sk=wanted`, expiresAt N).
  */
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionSlots } from '../../ports.ts';
+import { type HoldItem, releaseHold, renewHold, takeHold } from './dynamodb-expiring-hold.ts';
 import {
   type DynamoStoreOptions,
   documentClient,
   escapeKey,
-  isConditionalCheckFailed,
   keyPart,
   ttlAttribute,
 } from './dynamodb-table.ts';
 
-const NAMES = { '#h': 'holder', '#e': 'expiresAt', '#t': 'ttl' } as const;
+const NAMES = { '#e': 'expiresAt' } as const;
 
 /** `ConnectionSlots` over DynamoDB. */
 export class DynamoConnectionSlots implements ConnectionSlots {
@@ -48,69 +41,18 @@ export class DynamoConnectionSlots implements ConnectionSlots {
     for (let i = 0; i < limit; i++) {
       const slot = (start + i) % limit;
       if (taken.has(slot)) continue;
-      const now = this.#clock();
-      const expiresAt = now + ttlMs;
-      try {
-        await this.#client.send(
-          new PutCommand({
-            TableName: this.#table,
-            Item: { ...itemKey(key, slot), holder, expiresAt, ttl: ttlAttribute(expiresAt) },
-            ConditionExpression: 'attribute_not_exists(pk) OR #e < :now',
-            ExpressionAttributeNames: { '#e': NAMES['#e'] },
-            ExpressionAttributeValues: { ':now': now },
-          }),
-        );
-        return slot;
-      } catch (error) {
-        // Taken meanwhile by another holder: try the next one.
-        if (!isConditionalCheckFailed(error)) throw error;
-      }
+      if (await takeHold(this.#hold(key, slot), holder, this.#clock(), ttlMs)) return slot;
+      // Taken meanwhile by another holder: try the next one.
     }
     return undefined;
   }
 
   async renew(key: string, slot: number, holder: string, ttlMs: number): Promise<boolean> {
-    const now = this.#clock();
-    const expiresAt = now + ttlMs;
-    try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: itemKey(key, slot),
-          UpdateExpression: 'SET #e = :expiresAt, #t = :ttl',
-          // An expired slot is lost even if nobody took it yet: its session must end, not carry on.
-          ConditionExpression: '#h = :holder AND #e >= :now',
-          ExpressionAttributeNames: NAMES,
-          ExpressionAttributeValues: {
-            ':holder': holder,
-            ':now': now,
-            ':expiresAt': expiresAt,
-            ':ttl': ttlAttribute(expiresAt),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+    return renewHold(this.#hold(key, slot), holder, this.#clock(), ttlMs);
   }
 
   async release(key: string, slot: number, holder: string): Promise<void> {
-    try {
-      await this.#client.send(
-        new DeleteCommand({
-          TableName: this.#table,
-          Key: itemKey(key, slot),
-          ConditionExpression: '#h = :holder',
-          ExpressionAttributeNames: { '#h': NAMES['#h'] },
-          ExpressionAttributeValues: { ':holder': holder },
-        }),
-      );
-    } catch (error) {
-      // Not ours (expired and taken over): releasing someone else's slot must do nothing.
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
+    await releaseHold(this.#hold(key, slot), holder);
   }
 
   async want(key: string, untilMs: number): Promise<void> {
@@ -136,6 +78,10 @@ export class DynamoConnectionSlots implements ConnectionSlots {
 
   async held(key: string): Promise<number> {
     return (await this.#liveSlots(key)).size;
+  }
+
+  #hold(key: string, slot: number): HoldItem {
+    return { client: this.#client, table: this.#table, key: itemKey(key, slot), holderAttribute: 'holder' };
   }
 
   async #liveSlots(key: string): Promise<Set<number>> {

@@ -4,26 +4,14 @@
  * wall-clock time stored in the item (`expiresAt`, epoch ms): pollers in
  * different Lambdas share no other clock.
  */
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { LeaseHolder, LeaseStore } from '../../ports.ts';
-import {
-  type DynamoStoreOptions,
-  documentClient,
-  escapeKey,
-  isConditionalCheckFailed,
-  keyPart,
-  ttlAttribute,
-} from './dynamodb-table.ts';
+import { type HoldItem, releaseHold, renewHold, takeHold } from './dynamodb-expiring-hold.ts';
+import { type DynamoStoreOptions, documentClient, escapeKey, keyPart } from './dynamodb-table.ts';
 
 const SK = 'lease';
 // OWNER and TTL are DynamoDB reserved words: always go through attribute names.
-const NAMES = { '#o': 'owner', '#e': 'expiresAt', '#t': 'ttl' } as const;
+const NAMES = { '#o': 'owner', '#e': 'expiresAt' } as const;
 
 /** `LeaseStore` over DynamoDB (item `pk=lease#<name>`, `sk=lease`). */
 export class DynamoLeaseStore implements LeaseStore {
@@ -38,68 +26,20 @@ export class DynamoLeaseStore implements LeaseStore {
   }
 
   async acquire(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const now = this.#clock();
-    const expiresAt = now + ttlMs;
-    try {
-      await this.#client.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: { ...key(name), owner, expiresAt, ttl: ttlAttribute(expiresAt) },
-          // Free, expired, or already ours (re-entrant: acquiring again extends it).
-          ConditionExpression: 'attribute_not_exists(pk) OR #e < :now OR #o = :owner',
-          ExpressionAttributeNames: { '#o': NAMES['#o'], '#e': NAMES['#e'] },
-          ExpressionAttributeValues: { ':now': now, ':owner': owner },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+    // Re-entrant: acquiring a lease already ours extends it.
+    return takeHold(this.#hold(name), owner, this.#clock(), ttlMs, true);
   }
 
   async renew(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const now = this.#clock();
-    const expiresAt = now + ttlMs;
-    try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: key(name),
-          UpdateExpression: 'SET #e = :expiresAt, #t = :ttl',
-          // An expired lease is lost even if nobody took it yet: its holder must stop, not carry on.
-          ConditionExpression: '#o = :owner AND #e >= :now',
-          ExpressionAttributeNames: NAMES,
-          ExpressionAttributeValues: {
-            ':owner': owner,
-            ':now': now,
-            ':expiresAt': expiresAt,
-            ':ttl': ttlAttribute(expiresAt),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+    return renewHold(this.#hold(name), owner, this.#clock(), ttlMs);
   }
 
   async release(name: string, owner: string): Promise<void> {
-    try {
-      await this.#client.send(
-        new DeleteCommand({
-          TableName: this.#table,
-          Key: key(name),
-          ConditionExpression: '#o = :owner',
-          ExpressionAttributeNames: { '#o': NAMES['#o'] },
-          ExpressionAttributeValues: { ':owner': owner },
-        }),
-      );
-    } catch (error) {
-      // Not ours (or already gone): releasing someone else's lease must do nothing.
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
+    await releaseHold(this.#hold(name), owner);
+  }
+
+  #hold(name: string): HoldItem {
+    return { client: this.#client, table: this.#table, key: key(name), holderAttribute: NAMES['#o'] };
   }
 
   async holder(name: string): Promise<LeaseHolder | undefined> {
